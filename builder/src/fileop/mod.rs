@@ -1,0 +1,1 @@
+//! Filesystem actions of file ops (COPY/ADD semantics).

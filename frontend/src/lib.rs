@@ -1,0 +1,6 @@
+//! kiln's Dockerfile frontend: text → AST ([`parser`]) → typed instructions
+//! ([`instructions`]) → a build graph ([`lower`]). It knows nothing of disks or processes:
+//! base images are described to it through [`lower::ImageResolver`].
+
+pub mod ast;
+pub mod image;

@@ -1,0 +1,20 @@
+//! kiln's solver: a content-addressed build graph, executed in parallel through a [`Worker`],
+//! with every vertex looked up first in a persistent cache.
+//!
+//! It knows nothing of Dockerfiles: the frontend emits a [`Graph`] of [`Op`]s, the builder
+//! implements [`Worker`] for them.
+
+pub mod digest;
+pub mod graph;
+pub mod op;
+pub mod vertex;
+
+pub use digest::Digest;
+pub use graph::{Graph, VertexId};
+pub use op::*;
+pub use vertex::{SourceLocation, Vertex, VertexMeta};
+pub mod progress;
+pub mod worker;
+
+pub use progress::{Event, NoProgress, ProgressSink};
+pub use worker::{ExecContext, Worker, WorkerError};

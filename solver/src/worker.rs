@@ -1,0 +1,66 @@
+//! The trait through which the solver gets work done. The builder implements it.
+
+use crate::digest::Digest;
+use crate::progress::ProgressSink;
+use crate::vertex::Vertex;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// Errors a worker reports. `message` is shown to the user as is.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct WorkerError {
+    pub message: String,
+    /// Last lines of the step's output, for the error report.
+    pub log_tail: Vec<String>,
+}
+
+impl WorkerError {
+    pub fn new(message: impl Into<String>) -> Self {
+        WorkerError { message: message.into(), log_tail: Vec::new() }
+    }
+}
+
+/// What a worker gets besides the vertex and its inputs.
+pub struct ExecContext<'a> {
+    /// Where to send the step's output lines (`ProgressSink::log`).
+    pub progress: &'a dyn ProgressSink,
+    /// Index of the vertex in progress events.
+    pub vertex_index: usize,
+    /// Set when the build is cancelled (another vertex failed, SIGINT); long work checks it.
+    pub cancelled: Arc<AtomicBool>,
+}
+
+/// Executes ops and manages their results.
+pub trait Worker: Send + Sync {
+    /// A handle to a result (e.g. a snapshot).
+    type Ref: Clone + Send + Sync;
+
+    /// The cache-key part of a source vertex that is not in the op itself (an image's manifest
+    /// digest; for the build context, a constant: its content is keyed per COPY through
+    /// [`Worker::content_digest`]).
+    fn source_key(&self, vertex: &Vertex) -> Result<Digest, WorkerError>;
+
+    /// Resolve a source vertex to a ref without running anything heavy (the context directory,
+    /// an image's snapshot chain). Called for inputs whose content decides a key.
+    fn resolve_source(&self, vertex: &Vertex) -> Result<Self::Ref, WorkerError>;
+
+    /// Content digest of `selectors` (paths, possibly wildcards) inside `input`, or `None` when
+    /// this input is not content-addressable and its cache key should be used instead.
+    fn content_digest(
+        &self,
+        input: &Self::Ref,
+        selectors: &[String],
+        vertex: &Vertex,
+    ) -> Result<Option<Digest>, WorkerError>;
+
+    /// Run one vertex over its resolved inputs.
+    fn execute(&self, ctx: &ExecContext<'_>, vertex: &Vertex, inputs: &[Self::Ref]) -> Result<Self::Ref, WorkerError>;
+
+    /// Persist a result for the cache: the bytes come back to [`Worker::load`].
+    fn save(&self, r: &Self::Ref) -> Result<Vec<u8>, WorkerError>;
+
+    /// Restore a cached result; `Ok(None)` when its data is gone (pruned), and the vertex runs
+    /// again.
+    fn load(&self, record: &[u8]) -> Result<Option<Self::Ref>, WorkerError>;
+}
