@@ -18,3 +18,21 @@ pub mod worker;
 
 pub use progress::{Event, NoProgress, ProgressSink};
 pub use worker::{ExecContext, Worker, WorkerError};
+
+pub mod cache;
+pub mod error;
+mod keys;
+pub mod lock;
+mod par;
+mod plan;
+pub mod prune;
+mod report;
+mod run;
+mod schedule;
+pub mod solve;
+
+pub use cache::{Cache, CacheRecord, CacheRecordInfo};
+pub use error::{CacheError, SolveError, VertexFailure};
+pub use lock::KeyLock;
+pub use prune::PruneFilter;
+pub use solve::{SolveOptions, Solver};

@@ -63,4 +63,10 @@ pub trait Worker: Send + Sync {
     /// Restore a cached result; `Ok(None)` when its data is gone (pruned), and the vertex runs
     /// again.
     fn load(&self, record: &[u8]) -> Result<Option<Self::Ref>, WorkerError>;
+
+    /// Bytes of storage a result holds (e.g. its snapshot's disk usage), recorded in the cache
+    /// for `keep_storage` pruning. `None` (the default) = unknown; the record's length is used.
+    fn result_size(&self, _r: &Self::Ref) -> Option<u64> {
+        None
+    }
 }

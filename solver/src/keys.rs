@@ -1,0 +1,182 @@
+//! Cache keys, computed bottom-up without executing anything.
+//!
+//! `key(source) = H(digest, worker.source_key)`;
+//! `key(v) = H(digest, for each input: content digest of its selected paths when the op reads
+//! only part of a content-addressable source, else the input's key)`.
+
+use crate::digest::Digest;
+use crate::graph::{Graph, VertexId};
+use crate::op::Op;
+use crate::par::try_map;
+use crate::worker::{Worker, WorkerError};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+
+/// Version of the key scheme: bump to invalidate every existing cache record.
+const SCHEME: &str = "kiln-cache-key/1";
+
+#[derive(Serialize)]
+struct KeyInput<'a> {
+    scheme: &'static str,
+    vertex: &'a Digest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a Digest>,
+    inputs: Vec<InputPart>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum InputPart {
+    /// The input's cache key.
+    Key(Digest),
+    /// A content digest of the selected paths of the input.
+    Content(Digest),
+}
+
+/// Why a key could not be computed: the vertex at fault and the worker's error.
+pub(crate) struct KeyError {
+    pub vertex: VertexId,
+    pub error: WorkerError,
+}
+
+/// The vertices reachable from `target` (itself included), inputs before consumers.
+pub(crate) fn postorder(graph: &Graph, target: VertexId) -> Vec<VertexId> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    // (vertex, inputs pushed?)
+    let mut stack = vec![(target, false)];
+    while let Some((v, expanded)) = stack.pop() {
+        if expanded {
+            out.push(v);
+            continue;
+        }
+        if !seen.insert(v) {
+            continue;
+        }
+        stack.push((v, true));
+        for input in graph.inputs(v).into_iter().rev() {
+            if !seen.contains(&input) {
+                stack.push((input, false));
+            }
+        }
+    }
+    out
+}
+
+/// A content digest the worker must compute: `selectors` of source `input`, read by `consumer`.
+struct ContentQuery {
+    consumer: VertexId,
+    pos: usize,
+    input: VertexId,
+    selectors: Vec<String>,
+}
+
+/// Compute the key of every vertex reachable from `target`. The worker calls (source keys,
+/// source resolution, content digests) run on up to `jobs` threads; the hashing is then done
+/// bottom-up. Returns `Ok(None)` when `cancel` is set meanwhile.
+pub(crate) fn compute<W: Worker>(
+    worker: &W,
+    graph: &Graph,
+    target: VertexId,
+    jobs: usize,
+    cancel: &AtomicBool,
+) -> Result<Option<HashMap<VertexId, Digest>>, KeyError> {
+    let order = postorder(graph, target);
+    let is_source = |v: VertexId| matches!(graph.vertex(v).op, Op::Source(_));
+    let sources: Vec<VertexId> = order.iter().copied().filter(|v| is_source(*v)).collect();
+    let mut queries = Vec::new();
+    for &v in &order {
+        let inputs = graph.inputs(v);
+        let selectors = graph.vertex(v).op.content_selectors(inputs.len());
+        for (pos, (input, sel)) in inputs.into_iter().zip(selectors).enumerate() {
+            if let (Some(selectors), true) = (sel, is_source(input)) {
+                queries.push(ContentQuery {
+                    consumer: v,
+                    pos,
+                    input,
+                    selectors,
+                });
+            }
+        }
+    }
+    let mut to_resolve: Vec<VertexId> = queries.iter().map(|q| q.input).collect();
+    to_resolve.sort();
+    to_resolve.dedup();
+
+    let Some(source_keys) = try_map(&sources, jobs, cancel, |&v| {
+        worker
+            .source_key(graph.vertex(v))
+            .map_err(|error| KeyError { vertex: v, error })
+    })?
+    else {
+        return Ok(None);
+    };
+    let source_keys: HashMap<VertexId, Digest> = sources.into_iter().zip(source_keys).collect();
+    let Some(resolved) = try_map(&to_resolve, jobs, cancel, |&v| {
+        worker
+            .resolve_source(graph.vertex(v))
+            .map_err(|error| KeyError { vertex: v, error })
+    })?
+    else {
+        return Ok(None);
+    };
+    let resolved: HashMap<VertexId, W::Ref> = to_resolve.into_iter().zip(resolved).collect();
+    let Some(contents) = try_map(&queries, jobs, cancel, |q| {
+        let input = resolved.get(&q.input).ok_or_else(|| KeyError {
+            vertex: q.input,
+            error: WorkerError::new("internal error: source not resolved"),
+        })?;
+        worker
+            .content_digest(input, &q.selectors, graph.vertex(q.consumer))
+            .map_err(|error| KeyError {
+                vertex: q.consumer,
+                error,
+            })
+    })?
+    else {
+        return Ok(None);
+    };
+    let contents: HashMap<(VertexId, usize), Digest> = queries
+        .iter()
+        .zip(contents)
+        .filter_map(|(q, d)| d.map(|d| ((q.consumer, q.pos), d)))
+        .collect();
+
+    let mut keys: HashMap<VertexId, Digest> = HashMap::new();
+    for v in order {
+        let key = key_of(graph, v, &keys, &source_keys, &contents)
+            .map_err(|error| KeyError { vertex: v, error })?;
+        keys.insert(v, key);
+    }
+    Ok(Some(keys))
+}
+
+/// Hash one vertex's key from what was gathered.
+fn key_of(
+    graph: &Graph,
+    v: VertexId,
+    keys: &HashMap<VertexId, Digest>,
+    source_keys: &HashMap<VertexId, Digest>,
+    contents: &HashMap<(VertexId, usize), Digest>,
+) -> Result<Digest, WorkerError> {
+    let vertex = graph.vertex(v);
+    let mut parts = Vec::new();
+    for (pos, input) in graph.inputs(v).into_iter().enumerate() {
+        let part = match contents.get(&(v, pos)) {
+            Some(d) => InputPart::Content(d.clone()),
+            None => InputPart::Key(keys.get(&input).cloned().ok_or_else(|| {
+                WorkerError::new(format!("internal error: input {pos} has no cache key yet"))
+            })?),
+        };
+        parts.push(part);
+    }
+    let body = serde_json::to_vec(&KeyInput {
+        scheme: SCHEME,
+        vertex: &vertex.digest,
+        source: source_keys.get(&v),
+        inputs: parts,
+    })
+    .map_err(|e| WorkerError::new(format!("internal error: cannot encode cache key: {e}")))?;
+    Ok(Digest::of(&body))
+}

@@ -1,0 +1,154 @@
+//! The solver: cache keys, then a lazy walk from the target through the cache, then parallel
+//! execution of what is missing.
+
+use crate::cache::Cache;
+use crate::digest::Digest;
+use crate::error::{SolveError, VertexFailure};
+use crate::graph::{Graph, VertexId};
+use crate::progress::ProgressSink;
+use crate::report::Numbering;
+use crate::run::Run;
+use crate::worker::Worker;
+use crate::{keys, plan, schedule};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// How a [`Solver`] runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SolveOptions {
+    /// At most this many `Worker::execute` calls at once (0 is taken as 1). Default: the
+    /// number of cores.
+    pub jobs: usize,
+}
+
+impl Default for SolveOptions {
+    fn default() -> Self {
+        SolveOptions {
+            jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        }
+    }
+}
+
+/// Solves vertices of a [`Graph`] through a [`Worker`] and a persistent [`Cache`].
+///
+/// Progress indices (`#N`) are kept per solver: a vertex reported by several `solve` calls on
+/// the same solver keeps its number.
+pub struct Solver<W: Worker> {
+    worker: Arc<W>,
+    cache: Cache,
+    opts: SolveOptions,
+    numbering: Numbering,
+}
+
+impl<W: Worker> Solver<W> {
+    /// A solver executing through `worker`, with results recorded in `cache`.
+    pub fn new(worker: Arc<W>, cache: Cache, opts: SolveOptions) -> Self {
+        Solver {
+            worker,
+            cache,
+            opts,
+            numbering: Numbering::default(),
+        }
+    }
+
+    /// The worker.
+    pub fn worker(&self) -> &Arc<W> {
+        &self.worker
+    }
+
+    /// The cache.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// The options.
+    pub fn options(&self) -> &SolveOptions {
+        &self.opts
+    }
+
+    /// The cache key of every vertex reachable from `target` (itself included), computed
+    /// without executing anything.
+    pub fn cache_keys(
+        &self,
+        graph: &Graph,
+        target: VertexId,
+    ) -> Result<HashMap<VertexId, Digest>, SolveError> {
+        self.keys(graph, target, &AtomicBool::new(false))
+    }
+
+    fn keys(
+        &self,
+        graph: &Graph,
+        target: VertexId,
+        cancel: &AtomicBool,
+    ) -> Result<HashMap<VertexId, Digest>, SolveError> {
+        if target.index() >= graph.len() {
+            return Err(SolveError::UnknownVertex(target.index()));
+        }
+        match keys::compute(&*self.worker, graph, target, self.opts.jobs, cancel) {
+            Ok(Some(k)) => Ok(k),
+            Ok(None) => Err(SolveError::Cancelled),
+            Err(e) => {
+                let vertex = graph.vertex(e.vertex);
+                Err(SolveError::Vertex(Box::new(VertexFailure {
+                    name: vertex.meta.name.clone(),
+                    index: self.numbering.index(&vertex.digest),
+                    locations: vertex.meta.locations.clone(),
+                    digest: vertex.digest.clone(),
+                    message: format!("computing the cache key: {}", e.error.message),
+                    log_tail: e.error.log_tail,
+                })))
+            }
+        }
+    }
+
+    /// Produce the result of `target`: from the cache when its key has a record, else by
+    /// solving its inputs (in parallel, each vertex at most once) and executing it.
+    ///
+    /// On the first failure `cancel` is set, in-flight work is waited for and the failure is
+    /// returned; results finished before stay cached. Setting `cancel` from outside stops the
+    /// solve with [`SolveError::Cancelled`].
+    pub fn solve(
+        &self,
+        graph: &Graph,
+        target: VertexId,
+        progress: &dyn ProgressSink,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<W::Ref, SolveError> {
+        let result = self.solve_inner(graph, target, progress, &cancel);
+        if matches!(result, Err(SolveError::Vertex(_) | SolveError::Cache(_))) {
+            cancel.store(true, Ordering::SeqCst);
+        }
+        result
+    }
+
+    fn solve_inner(
+        &self,
+        graph: &Graph,
+        target: VertexId,
+        progress: &dyn ProgressSink,
+        cancel: &Arc<AtomicBool>,
+    ) -> Result<W::Ref, SolveError> {
+        let keys = self.keys(graph, target, cancel)?;
+        let run = Run {
+            worker: &*self.worker,
+            cache: &self.cache,
+            graph,
+            keys: &keys,
+            progress,
+            numbering: &self.numbering,
+            cancel,
+        };
+        let Some(mut plan) = plan::plan(&run, target)? else {
+            return Err(SolveError::Cancelled);
+        };
+        if let Some(r) = plan.hits.remove(&target) {
+            return Ok(r);
+        }
+        let mut results = schedule::execute(&run, plan, target, self.opts.jobs)?;
+        results.remove(&target).ok_or(SolveError::Cancelled)
+    }
+}
