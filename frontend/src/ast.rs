@@ -60,7 +60,8 @@ pub struct Node {
 pub struct Heredoc {
     /// The delimiter word, quotes removed.
     pub name: String,
-    /// The body, with a trailing newline per line; tabs already stripped for `<<-`.
+    /// The body as written, with a trailing newline per line (leading tabs kept even for `<<-`:
+    /// `Heredoc::body()` strips them).
     pub content: String,
     /// Variables are expanded in the body (the delimiter was not quoted).
     pub expand: bool,
