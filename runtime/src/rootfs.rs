@@ -1,0 +1,218 @@
+//! Building the container's filesystem inside the init's private mount namespace: the rootfs, `/proc`,
+//! a minimal `/dev`, `/sys`, the generated `/etc` files, the extra mounts, then `pivot_root`.
+//!
+//! Everything the runtime creates for itself (mount-point stubs, generated files, scratch overlay
+//! dirs) lives on a tmpfs mounted over the state directory, so nothing is written into the rootfs's
+//! upper layer except what is unavoidable (mount points missing in a `Dir` rootfs, or below a symlink).
+
+use crate::error::{IoContext, Result};
+use crate::overlay::{mount_overlay, UpperWork};
+use crate::paths::secure_join;
+use crate::spec::{ContainerSpec, MountKind, MountSpec, Rootfs};
+use crate::{kernelfs, mounts, network, sys};
+use std::fs;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Files generated per container and bind-mounted over the rootfs's.
+const ETC_FILES: &[&str] = &["hosts", "hostname", "resolv.conf"];
+
+/// The default hostname when the spec has none.
+pub const DEFAULT_HOSTNAME: &str = "kiln";
+
+/// The state tmpfs layout.
+struct State {
+    /// Mount point of the container's root.
+    root: PathBuf,
+    /// A directory tree of mount-point stubs, the lowest overlay layer.
+    stubs: PathBuf,
+    /// Generated `/etc` files.
+    files: PathBuf,
+    /// Upper/work dirs of scratch overlays.
+    scratch: PathBuf,
+}
+
+/// Set up every mount for `spec` and `pivot_root` into it. Must run in a private mount namespace,
+/// in the new PID namespace (for `/proc`), as root.
+pub fn setup(spec: &ContainerSpec, state_dir: &Path) -> Result<()> {
+    sys::mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_REC | libc::MS_PRIVATE,
+        None,
+    )?;
+    let state = mount_state(state_dir)?;
+    write_etc_files(spec, &state.files)?;
+    mount_rootfs(spec, &state)?;
+    let root = &state.root;
+    kernelfs::mount_proc(root)?;
+    kernelfs::mount_dev(root)?;
+    kernelfs::mount_sys(root, spec.network);
+    kernelfs::mask_kernel_paths(root)?;
+    for name in ETC_FILES {
+        let target = ensure_target(root, &format!("/etc/{name}"), true)?;
+        sys::mount(
+            Some(&state.files.join(name)),
+            &target,
+            None,
+            libc::MS_BIND,
+            None,
+        )?;
+    }
+    for (i, m) in spec.mounts.iter().enumerate() {
+        mounts::mount_extra(root, m, &state.scratch.join(i.to_string()))?;
+    }
+    pivot(root)
+}
+
+/// Mount a private tmpfs over `state_dir` and lay it out.
+fn mount_state(state_dir: &Path) -> Result<State> {
+    sys::mount(
+        Some(Path::new("tmpfs")),
+        state_dir,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some("mode=0700"),
+    )?;
+    let state = State {
+        root: state_dir.join("root"),
+        stubs: state_dir.join("stubs"),
+        files: state_dir.join("files"),
+        scratch: state_dir.join("scratch"),
+    };
+    for d in [&state.root, &state.stubs, &state.files, &state.scratch] {
+        fs::create_dir(d).ctx(|| format!("create {}", d.display()))?;
+    }
+    Ok(state)
+}
+
+/// Generate `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` into `files`.
+fn write_etc_files(spec: &ContainerSpec, files: &Path) -> Result<()> {
+    let hostname = if spec.hostname.is_empty() {
+        DEFAULT_HOSTNAME
+    } else {
+        spec.hostname.as_str()
+    };
+    let host_resolv = fs::read_to_string("/etc/resolv.conf").ok();
+    let contents = [
+        ("hosts", network::hosts_file(hostname, &spec.extra_hosts)),
+        ("hostname", format!("{hostname}\n")),
+        ("resolv.conf", network::resolv_conf(host_resolv.as_deref())),
+    ];
+    for (name, text) in contents {
+        let p = files.join(name);
+        fs::write(&p, text).ctx(|| format!("write {}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// Mount the root filesystem on `state.root`.
+fn mount_rootfs(spec: &ContainerSpec, state: &State) -> Result<()> {
+    match &spec.rootfs {
+        Rootfs::Dir(dir) => {
+            sys::mount(
+                Some(dir),
+                &state.root,
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            )?;
+        }
+        Rootfs::Overlay {
+            lowers,
+            upper,
+            work,
+        } => {
+            make_stubs(spec, &state.stubs)?;
+            let mut layers = lowers.clone();
+            layers.push(state.stubs.clone());
+            let rw = UpperWork { upper, work };
+            mount_overlay(&layers, Some(&rw), &state.root, false)?;
+        }
+    }
+    Ok(())
+}
+
+/// Create, in the stub layer, every mount point the runtime will need, so that the overlay shows
+/// them without anything being written to the upper dir.
+fn make_stubs(spec: &ContainerSpec, stubs: &Path) -> Result<()> {
+    let mut dirs: Vec<String> = vec!["/proc".into(), "/dev".into(), "/sys".into(), "/etc".into()];
+    let mut files: Vec<String> = ETC_FILES.iter().map(|f| format!("/etc/{f}")).collect();
+    for m in &spec.mounts {
+        if source_is_file(m) {
+            files.push(m.dest.clone());
+        } else {
+            dirs.push(m.dest.clone());
+        }
+    }
+    for d in dirs {
+        let p = secure_join(stubs, &d).ctx(|| format!("resolve {d} in {}", stubs.display()))?;
+        fs::create_dir_all(&p).ctx(|| format!("create {}", p.display()))?;
+    }
+    for f in files {
+        let p = secure_join(stubs, &f).ctx(|| format!("resolve {f} in {}", stubs.display()))?;
+        if p.exists() {
+            continue;
+        }
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).ctx(|| format!("create {}", parent.display()))?;
+        }
+        fs::write(&p, b"").ctx(|| format!("create {}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// True for a bind mount whose source is not a directory (the mount point must be a file).
+pub(crate) fn source_is_file(m: &MountSpec) -> bool {
+    matches!(m.kind, MountKind::Bind { .. })
+        && fs::metadata(&m.source)
+            .map(|md| !md.is_dir())
+            .unwrap_or(false)
+}
+
+/// Resolve `dest` inside `root` and create it when missing (an empty file or a directory).
+pub(crate) fn ensure_target(root: &Path, dest: &str, file: bool) -> Result<PathBuf> {
+    let p = secure_join(root, dest).ctx(|| format!("resolve mount point {dest} in the rootfs"))?;
+    if fs::symlink_metadata(&p).is_ok() {
+        return Ok(p);
+    }
+    if file {
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent)
+                .ctx(|| format!("create mount point directory {}", parent.display()))?;
+        }
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(&p)
+            .ctx(|| format!("create mount point file {}", p.display()))?;
+    } else {
+        fs::create_dir_all(&p).ctx(|| format!("create mount point {}", p.display()))?;
+    }
+    Ok(p)
+}
+
+/// Make the bind mount at `target` read-only.
+pub(crate) fn remount_readonly(target: &Path) -> Result<()> {
+    sys::mount(
+        None,
+        target,
+        None,
+        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+        None,
+    )
+}
+
+/// `pivot_root` into `root` and detach the old root.
+fn pivot(root: &Path) -> Result<()> {
+    std::env::set_current_dir(root).ctx(|| format!("chdir to {}", root.display()))?;
+    let here = Path::new(".");
+    sys::pivot_root(here, here)?;
+    // The old root is now stacked under "."; keep its unmount from propagating, then detach it.
+    sys::mount(None, here, None, libc::MS_SLAVE | libc::MS_REC, None)?;
+    sys::umount2(here, libc::MNT_DETACH)?;
+    std::env::set_current_dir("/").ctx(|| "chdir to / after pivot_root".to_string())
+}

@@ -1,0 +1,245 @@
+//! The parent side: start the helper in new namespaces, send it the spec, collect output, wait
+//! (cancellably) and turn the outcome into an exit code or an error.
+
+use crate::error::{Error, IoContext, Result};
+use crate::helper::{InitConfig, RUNTIME_INIT_ARG, STARTED};
+use crate::output::{pump, Output};
+use crate::spec::{ContainerSpec, Network, Stdio};
+use crate::sys;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How often the cancel flag is checked while the container runs.
+const POLL: Duration = Duration::from_millis(50);
+/// The exit code reported for a cancelled container (SIGKILL).
+const CANCELLED: i32 = 128 + libc::SIGKILL;
+/// How long the helper gets to tear the container down after a cancel before it is SIGKILLed.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs containers by re-executing a helper binary that embeds the runtime (see [`crate::maybe_run_init`]).
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    helper: PathBuf,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime::new()
+    }
+}
+
+impl Runtime {
+    /// A runtime whose helper is the current executable (`/proc/self/exe`), which must call
+    /// [`crate::maybe_run_init`] first thing in `main`.
+    pub fn new() -> Runtime {
+        Runtime {
+            helper: PathBuf::from("/proc/self/exe"),
+        }
+    }
+
+    /// A runtime using another helper binary (one whose `main` calls [`crate::maybe_run_init`]).
+    pub fn with_helper(path: PathBuf) -> Runtime {
+        Runtime { helper: path }
+    }
+
+    /// The helper binary.
+    pub fn helper(&self) -> &std::path::Path {
+        &self.helper
+    }
+
+    /// Run `spec` to completion and return the command's exit code (128+signal when it was killed).
+    /// When `cancel` becomes true the container's PID 1 is SIGKILLed and the result is 137 (also
+    /// when `cancel` is already true: then nothing is started).
+    /// Setup failures inside the container (bad user, missing executable, mount errors) are
+    /// [`Error::Init`]. When this returns, no container process remains and nothing is mounted.
+    pub fn run(&self, spec: &ContainerSpec, out: Output<'_>, cancel: &AtomicBool) -> Result<i32> {
+        if spec.tty {
+            return Err(Error::Unsupported(
+                "a terminal for the container (tty)".to_string(),
+            ));
+        }
+        if spec.args.is_empty() {
+            return Err(Error::InvalidSpec("no command specified".to_string()));
+        }
+        if cancel.load(Ordering::SeqCst) {
+            return Ok(CANCELLED);
+        }
+        let state = tempfile::Builder::new()
+            .prefix("kiln-container-")
+            .tempdir()
+            .ctx(|| {
+                format!(
+                    "create a state directory in {}",
+                    std::env::temp_dir().display()
+                )
+            })?;
+        let config = InitConfig {
+            spec: spec.clone(),
+            state_dir: state.path().to_path_buf(),
+        };
+        let json = serde_json::to_vec(&config)
+            .map_err(|e| Error::InvalidSpec(format!("cannot serialise the container spec: {e}")))?;
+
+        let (spec_r, spec_w) = pipe_above_stdio()?;
+        let (status_r, status_w) = pipe_above_stdio()?;
+        let mut cmd = Command::new(&self.helper);
+        cmd.arg(RUNTIME_INIT_ARG)
+            .arg(spec_r.as_raw_fd().to_string())
+            .arg(status_w.as_raw_fd().to_string());
+        cmd.stdin(match spec.stdin {
+            Stdio::Null => std::process::Stdio::null(),
+            Stdio::Inherit => std::process::Stdio::inherit(),
+        });
+        let piped = matches!(out, Output::Sink(_));
+        if piped {
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+        }
+        let flags = namespace_flags(spec.network);
+        let keep = [spec_r.as_raw_fd(), status_w.as_raw_fd()];
+        // SAFETY: the closure only makes async-signal-safe system calls (fcntl, prctl, unshare).
+        unsafe {
+            cmd.pre_exec(move || {
+                for fd in keep {
+                    sys::set_cloexec(fd, false)?;
+                }
+                sys::cvt(libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                ))?;
+                sys::cvt(libc::unshare(flags))?;
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| Error::Spawn {
+            helper: self.helper.clone(),
+            source: e,
+        })?;
+        drop(spec_r);
+        drop(status_w);
+        drop(cmd);
+        let mut spec_w = File::from(spec_w);
+        // A write error means the helper died early; its status pipe says why.
+        let _ = spec_w.write_all(&json);
+        drop(spec_w);
+
+        let waited = std::thread::scope(|s| {
+            if let Output::Sink(sink) = out {
+                if let Some(stdout) = child.stdout.take() {
+                    s.spawn(move || pump(stdout, 1, sink));
+                }
+                if let Some(stderr) = child.stderr.take() {
+                    s.spawn(move || pump(stderr, 2, sink));
+                }
+            }
+            let waited = wait(&mut child, cancel);
+            if waited.is_err() {
+                // Never leave the helper (and so the container) behind.
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            waited
+        });
+        let (status, killed) = waited?;
+        let mut message = Vec::new();
+        File::from(status_r)
+            .read_to_end(&mut message)
+            .ctx(|| "read the container's status pipe".to_string())?;
+        drop(state);
+        if killed {
+            return Ok(CANCELLED);
+        }
+        let code = code_of(status);
+        if message == STARTED {
+            return Ok(code);
+        }
+        if message.is_empty() {
+            return Err(Error::Init(format!(
+                "the container init exited with code {code} before starting the command"
+            )));
+        }
+        Err(Error::Init(
+            String::from_utf8_lossy(&message).trim_end().to_string(),
+        ))
+    }
+}
+
+/// The namespaces the helper is unshared into.
+fn namespace_flags(network: Network) -> libc::c_int {
+    let base = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
+    match network {
+        Network::Host => base,
+        Network::None => base | libc::CLONE_NEWNET,
+    }
+}
+
+/// A close-on-exec pipe whose descriptors are not 0-2 (they must survive the child's stdio setup).
+fn pipe_above_stdio() -> Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = sys::pipe_cloexec().ctx(|| "create a pipe to the runtime helper".to_string())?;
+    let lift = |f: File| -> Result<OwnedFd> {
+        let fd = OwnedFd::from(f);
+        if fd.as_raw_fd() > 2 {
+            return Ok(fd);
+        }
+        rustix::io::fcntl_dupfd_cloexec(fd.as_fd(), 3)
+            .map_err(|e| Error::io("duplicate a pipe descriptor", e.into()))
+    };
+    Ok((lift(r)?, lift(w)?))
+}
+
+/// Wait for the helper, polling `cancel`; on cancel ask the helper to kill PID 1 (SIGTERM), and
+/// SIGKILL the helper itself if it does not finish in time.
+/// Returns the helper's status and whether it was killed because of `cancel`.
+fn wait(child: &mut Child, cancel: &AtomicBool) -> Result<(ExitStatus, bool)> {
+    let pidfd = rustix::process::Pid::from_raw(child.id() as i32).and_then(|pid| {
+        rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+    });
+    let mut cancelled_at: Option<Instant> = None;
+    loop {
+        if let Some(status) = child
+            .try_wait()
+            .ctx(|| "wait for the runtime helper".to_string())?
+        {
+            return Ok((status, cancelled_at.is_some()));
+        }
+        if cancel.load(Ordering::SeqCst) {
+            match cancelled_at {
+                None => {
+                    // SAFETY: plain kill(2) of our own child, which has not been reaped.
+                    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+                    cancelled_at = Some(Instant::now());
+                }
+                Some(t) if t.elapsed() > CANCEL_GRACE => {
+                    let _ = child.kill();
+                }
+                Some(_) => {}
+            }
+        }
+        match &pidfd {
+            Some(fd) => {
+                let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+                let timeout = rustix::event::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: POLL.as_nanos() as i64,
+                };
+                let _ = rustix::event::poll(&mut fds, Some(&timeout));
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// Exit code of the helper (which mirrors PID 1's), 128+signal when it was killed.
+fn code_of(status: ExitStatus) -> i32 {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(sig)) => 128 + sig,
+        (None, None) => 255,
+    }
+}
