@@ -14,8 +14,8 @@ pub(crate) enum JsonArgs {
     NotJson,
 }
 
-/// Parses `rest` as a JSON array of strings. Like Go's `json.Decoder.Decode`, only the first
-/// JSON value is read and anything after it is ignored.
+/// Parses `rest` as a JSON array of strings. Text after the array other than white space makes
+/// it shell form (BuildKit's testInvalidJSONCommands: `ENTRYPOINT []random string`).
 pub(crate) fn parse_json_array(rest: &str) -> Result<JsonArgs, RawError> {
     let rest = rest.trim_start();
     if !rest.starts_with('[') {
@@ -23,6 +23,9 @@ pub(crate) fn parse_json_array(rest: &str) -> Result<JsonArgs, RawError> {
     }
     let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
     let items = match stream.next() {
+        Some(Ok(serde_json::Value::Array(_))) if !rest[stream.byte_offset()..].trim().is_empty() => {
+            return Ok(JsonArgs::NotJson)
+        }
         Some(Ok(serde_json::Value::Array(items))) => items,
         // Deep nesting is valid JSON for Go, whose decoder has no depth limit, so it is
         // an array with non-string elements.
@@ -77,13 +80,20 @@ mod tests {
     }
 
     #[test]
+    fn trailing_text_makes_shell_form() {
+        assert_eq!(strings("[]random string"), None);
+        assert_eq!(strings(r#"["echo", "hello"]this is invalid"#), None);
+        assert_eq!(strings(r#"["a"]   "#), Some(vec!["a".to_string()]));
+    }
+
+    #[test]
     fn json_forms() {
         assert_eq!(
             strings(r#"[ "a", "b" ]"#),
             Some(vec!["a".into(), "b".into()])
         );
         assert_eq!(strings("[]"), Some(vec![]));
-        assert_eq!(strings(r#"["a"] trailing"#), Some(vec!["a".into()]));
+        assert_eq!(strings(r#"["a"] trailing"#), None);
         assert_eq!(strings("['a']"), None);
         assert_eq!(strings(r#"["a""#), None);
         assert_eq!(strings("echo"), None);
