@@ -1,1 +1,215 @@
-//! The build context: `.dockerignore`, walking, content digests.
+//! The build context: `.dockerignore`, walking, wildcard resolution and content digests.
+
+pub mod digest;
+pub mod dockerignore;
+pub mod pattern;
+pub mod resolve;
+pub mod statcache;
+pub mod walk;
+
+pub use dockerignore::{DockerIgnore, DockerIgnoreError};
+
+use statcache::StatCache;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Errors of the build context.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// A source path names nothing (or only ignored files). BuildKit's wording.
+    #[error("{path:?}: not found")]
+    NotFound {
+        /// The source path as given.
+        path: String,
+    },
+    /// The `.dockerignore` (or an `--exclude` list) is invalid.
+    #[error(transparent)]
+    Ignore(#[from] DockerIgnoreError),
+    /// A wildcard is malformed.
+    #[error(transparent)]
+    Resolve(#[from] resolve::ResolveError),
+    /// Reading the context failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path that failed.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl ContextError {
+    fn io(path: impl AsRef<Path>, source: std::io::Error) -> ContextError {
+        ContextError::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// What kind of entry a [`ContextEntry`] is (after `lstat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    /// A device, fifo or socket.
+    Other,
+}
+
+/// One source matched in the context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextEntry {
+    /// Path relative to the context root, `/`-separated, no leading `/`; `""` is the root.
+    pub rel_path: String,
+    /// Host path (intermediate symlinks resolved inside the context).
+    pub path: PathBuf,
+    pub kind: EntryKind,
+}
+
+/// A local build context: a directory plus its `.dockerignore`.
+#[derive(Debug)]
+pub struct Context {
+    root: PathBuf,
+    ignore: Option<Arc<DockerIgnore>>,
+    stat_cache: Option<Mutex<StatCache>>,
+    hashed: AtomicU64,
+}
+
+impl Context {
+    /// Opens the context at `dir` with the given ignore rules (none: nothing is ignored).
+    pub fn open(dir: &Path, dockerignore: Option<DockerIgnore>) -> Result<Context, ContextError> {
+        let meta = std::fs::metadata(dir).map_err(|e| ContextError::io(dir, e))?;
+        if !meta.is_dir() {
+            return Err(ContextError::io(
+                dir,
+                std::io::Error::other("not a directory"),
+            ));
+        }
+        Ok(Context {
+            root: dir.to_path_buf(),
+            ignore: dockerignore.filter(|d| !d.is_empty()).map(Arc::new),
+            stat_cache: None,
+            hashed: AtomicU64::new(0),
+        })
+    }
+
+    /// Opens the context at `dir` reading its ignore file like BuildKit: `<dockerfile>.dockerignore`
+    /// next to the Dockerfile if it exists, else `<dir>/.dockerignore`, else nothing.
+    pub fn open_default(dir: &Path, dockerfile: Option<&Path>) -> Result<Context, ContextError> {
+        let mut candidates = Vec::new();
+        if let Some(df) = dockerfile {
+            if let Some(name) = df.file_name() {
+                let mut n = name.to_os_string();
+                n.push(".dockerignore");
+                candidates.push(df.with_file_name(n));
+            }
+        }
+        candidates.push(dir.join(".dockerignore"));
+        for c in candidates {
+            match std::fs::read(&c) {
+                Ok(bytes) => {
+                    let ig = DockerIgnore::parse(&String::from_utf8_lossy(&bytes))?;
+                    return Context::open(dir, Some(ig));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(ContextError::io(&c, e)),
+            }
+        }
+        Context::open(dir, None)
+    }
+
+    /// Uses (and updates) a persistent stat cache at `cache_file`. A corrupt file is ignored.
+    pub fn with_stat_cache(mut self, cache_file: PathBuf) -> Context {
+        self.stat_cache = Some(Mutex::new(StatCache::load(cache_file)));
+        self
+    }
+
+    /// The context directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The ignore rules, if any.
+    pub fn ignore(&self) -> Option<&Arc<DockerIgnore>> {
+        self.ignore.as_ref()
+    }
+
+    /// How many files were read and hashed so far (stat-cache hits do not count).
+    pub fn hashed_files(&self) -> u64 {
+        self.hashed.load(Ordering::Relaxed)
+    }
+
+    /// The context as a COPY source: ignore rules applied, files owned by 0:0 (BuildKit).
+    pub fn source_root(&self) -> crate::fileop::SourceRoot {
+        crate::fileop::SourceRoot {
+            root: self.root.clone(),
+            ignore: self.ignore.clone(),
+            force_owner: Some((0, 0)),
+        }
+    }
+
+    /// Expands COPY source paths (absolute inside the context, Go `filepath.Match` wildcards per
+    /// segment) against the context minus ignored files. A path without wildcards that matches
+    /// nothing is an error (`"/foo": not found`); a wildcard matching nothing adds nothing.
+    pub fn resolve_sources(&self, patterns: &[String]) -> Result<Vec<ContextEntry>, ContextError> {
+        let mut out = Vec::new();
+        for p in patterns {
+            let matches = resolve::resolve_matches(&self.root, p, true, self.ignore.as_deref())?;
+            if matches.is_empty() && !pattern::has_wildcard(p) {
+                return Err(ContextError::NotFound { path: p.clone() });
+            }
+            for m in matches {
+                let path = resolve::host_path(&self.root, &m, false)
+                    .map_err(|e| ContextError::io(self.root.join(&m), e))?;
+                let meta =
+                    std::fs::symlink_metadata(&path).map_err(|e| ContextError::io(&path, e))?;
+                let ft = meta.file_type();
+                let kind = if ft.is_dir() {
+                    EntryKind::Dir
+                } else if ft.is_symlink() {
+                    EntryKind::Symlink
+                } else if ft.is_file() {
+                    EntryKind::File
+                } else {
+                    EntryKind::Other
+                };
+                out.push(ContextEntry {
+                    rel_path: m,
+                    path,
+                    kind,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// A digest (`sha256:...`) over exactly the entries the selectors (COPY source paths) pick,
+    /// minus ignored files and `excludes` (`--exclude` patterns, relative to each matched
+    /// source): paths, types, modes, uid/gid, symlink targets and contents. Independent of
+    /// directory walk order; mtimes do not count.
+    pub fn content_digest(
+        &self,
+        selectors: &[String],
+        excludes: &[String],
+    ) -> Result<String, ContextError> {
+        digest::content_digest(self, selectors, excludes)
+    }
+
+    /// Lists the context as BuildKit would send it: (relative path, is_dir) of every entry
+    /// that survives the ignore rules, depth-first in name order.
+    pub fn list(&self) -> Result<Vec<(String, bool)>, ContextError> {
+        let mut out = Vec::new();
+        let filter = walk::WalkFilter {
+            exclude: self.ignore.as_deref(),
+            include: None,
+        };
+        walk::walk(&self.root, "", filter, &mut |e| {
+            out.push((e.rel.clone(), e.meta.is_dir()));
+            Ok(walk::WalkControl::Continue)
+        })
+        .map_err(|e| ContextError::io(&self.root, e))?;
+        Ok(out)
+    }
+}

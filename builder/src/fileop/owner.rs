@@ -1,0 +1,48 @@
+//! `--chown` resolution inside the destination root: names through its `/etc/passwd` and
+//! `/etc/group`, numeric ids as they are. Without a group, a named user gets its primary group
+//! and a numeric user the group with the same id (BuildKit: `--chown=1000` is `1000:1000`).
+
+use super::rootpath::resolve_in_root;
+use super::FileOpError;
+use kiln_solver::{Chown, UserSpec};
+use std::path::Path;
+
+/// Resolves `chown` to `(uid, gid)` using the files under `root`.
+pub fn resolve_owner(root: &Path, chown: &Chown) -> Result<(u32, u32), FileOpError> {
+    let (uid, primary) = match &chown.user {
+        UserSpec::Id(id) => (*id, *id),
+        UserSpec::Name(n) => match n.parse::<u32>() {
+            Ok(id) => (id, id),
+            Err(_) => {
+                lookup(root, "/etc/passwd", n).ok_or_else(|| FileOpError::UnknownUser(n.clone()))?
+            }
+        },
+    };
+    let gid = match &chown.group {
+        None => primary,
+        Some(UserSpec::Id(id)) => *id,
+        Some(UserSpec::Name(n)) => match n.parse::<u32>() {
+            Ok(id) => id,
+            Err(_) => lookup(root, "/etc/group", n)
+                .map(|(g, _)| g)
+                .ok_or_else(|| FileOpError::UnknownGroup(n.clone()))?,
+        },
+    };
+    Ok((uid, gid))
+}
+
+/// Finds `name` in a passwd-format (`name:x:uid:gid:...`) or group-format (`name:x:gid:...`)
+/// file; returns (field 3, field 4 or field 3).
+fn lookup(root: &Path, file: &str, name: &str) -> Option<(u32, u32)> {
+    let path = resolve_in_root(root, file, true).ok()?;
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 3 || f[0] != name {
+            return None;
+        }
+        let a = f[2].trim().parse().ok()?;
+        let b = f.get(3).and_then(|g| g.trim().parse().ok()).unwrap_or(a);
+        Some((a, b))
+    })
+}
