@@ -1,6 +1,22 @@
 //! kiln's builder: wires the frontend, the solver, snapshots and the runtime together. It owns
 //! the build context, the worker that executes ops, the local image store, and the exporters.
 
+pub mod build;
 pub mod context;
+pub mod error;
+pub mod export;
 pub mod fileop;
+pub mod import;
+pub mod load;
+pub mod prune;
+pub mod report;
+pub mod resolver;
+pub mod root;
+pub mod run;
+pub mod save;
 pub mod store;
+pub mod unpack;
+pub mod worker;
+
+pub use error::{Error, Result};
+pub use root::{default_root, Kiln};

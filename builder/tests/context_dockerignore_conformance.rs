@@ -117,7 +117,8 @@ fn unreadable_walk(patterns: Vec<String>, as_include: bool) -> Option<Result<Vec
     use rustix::thread::{capabilities, set_capabilities, CapabilitySet};
     std::thread::spawn(move || {
         let d = make_tree(&[('d', "foo/bar".into())]);
-        let no_access = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o000);
+        let no_access =
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o000);
         std::fs::set_permissions(d.path().join("foo/bar"), no_access).expect("chmod");
         let mut caps = capabilities(None).ok()?;
         caps.effective

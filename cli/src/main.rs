@@ -1,1 +1,90 @@
-fn main() {}
+//! `kiln`: build OCI images from Dockerfiles and run them, with docker's flags and output.
+
+mod cancel;
+mod commands;
+mod format;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Build OCI images from Dockerfiles, without a daemon, and run them.
+#[derive(Parser)]
+#[command(name = "kiln", version, about, disable_help_subcommand = true)]
+struct Cli {
+    /// Where kiln keeps images, snapshots and the build cache.
+    #[arg(long, global = true, env = "KILN_ROOT")]
+    root: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build an image from a Dockerfile
+    Build(commands::build::BuildArgs),
+    /// Run a command in a new container
+    Run(commands::run::RunArgs),
+    /// List images
+    Images(commands::images::ImagesArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(commands::images::TagArgs),
+    /// Remove one or more images
+    Rmi(commands::images::RmiArgs),
+    /// Display detailed information on one or more images
+    Inspect(commands::images::InspectArgs),
+    /// Show the history of an image
+    History(commands::images::HistoryArgs),
+    /// Import the contents from a tarball or directory to create a filesystem image
+    Import(commands::transfer::ImportArgs),
+    /// Load an image from a tar archive (docker save or OCI layout)
+    Load(commands::transfer::LoadArgs),
+    /// Save one or more images to a tar archive
+    Save(commands::transfer::SaveArgs),
+    /// List containers kept by `kiln run` without --rm
+    Ps(commands::containers::PsArgs),
+    /// Remove one or more containers
+    Rm(commands::containers::RmArgs),
+    /// Remove build cache
+    #[command(alias = "builder-prune")]
+    Prune(commands::system::PruneArgs),
+    /// Manage kiln (disk usage)
+    #[command(subcommand)]
+    System(commands::system::SystemCommand),
+    /// Inspect how kiln reads a Dockerfile
+    #[command(subcommand)]
+    Debug(commands::debug::DebugCommand),
+}
+
+fn main() -> ExitCode {
+    // The runtime re-executes this binary as the container's init: that must come first.
+    kiln_runtime::maybe_run_init();
+    let cli = Cli::parse();
+    let root = cli.root.clone().unwrap_or_else(kiln_builder::default_root);
+    let result = match cli.command {
+        Command::Build(a) => commands::build::run(&root, a),
+        Command::Run(a) => commands::run::run(&root, a),
+        Command::Images(a) => commands::images::images(&root, a),
+        Command::Tag(a) => commands::images::tag(&root, a),
+        Command::Rmi(a) => commands::images::rmi(&root, a),
+        Command::Inspect(a) => commands::images::inspect(&root, a),
+        Command::History(a) => commands::images::history(&root, a),
+        Command::Import(a) => commands::transfer::import(&root, a),
+        Command::Load(a) => commands::transfer::load(&root, a),
+        Command::Save(a) => commands::transfer::save(&root, a),
+        Command::Ps(a) => commands::containers::ps(&root, a),
+        Command::Rm(a) => commands::containers::rm(&root, a),
+        Command::Prune(a) => commands::system::prune(&root, a),
+        Command::System(c) => commands::system::system(&root, c),
+        Command::Debug(commands::debug::DebugCommand::Ast { file }) => commands::debug::ast(&file),
+        Command::Debug(commands::debug::DebugCommand::Graph(a)) => commands::debug::graph(&root, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ERROR: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

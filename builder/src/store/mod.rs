@@ -1,1 +1,251 @@
-//! The local image store.
+//! The local image store, rooted at ROOT:
+//!
+//! - `ROOT/content/`: the content store (manifest, config and layer blobs by digest);
+//! - `ROOT/repositories.json`: the tag index (canonical reference → manifest digest, and the
+//!   set of images kept, tagged or dangling), replaced atomically under `ROOT/store.lock`.
+//!
+//! An image is identified by its manifest digest; its docker "image ID" is the config digest.
+
+pub mod digest;
+pub mod dirtar;
+pub mod error;
+pub mod layer;
+pub mod oci;
+mod put;
+pub use put::manifest_bytes;
+pub mod reference;
+mod remove;
+mod resolve;
+pub mod scan;
+pub mod tags;
+
+use std::path::{Path, PathBuf};
+
+use kiln_frontend::image::ImageConfig;
+use kiln_snapshot::ContentStore;
+use serde::de::DeserializeOwned;
+
+pub use error::{Result, StoreError};
+pub use oci::{Descriptor, Index, Manifest};
+pub use reference::{Reference, ReferenceError};
+
+/// Largest manifest, index or config we read into memory.
+pub const MAX_JSON_BLOB: u64 = 8 << 20;
+
+/// One layer of an image being assembled by [`ImageStore::put_image`]. The blob must already
+/// be in the content store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerDesc {
+    /// Layer media type, e.g. [`oci::MEDIA_TYPE_OCI_LAYER_GZIP`].
+    pub media_type: String,
+    /// Digest of the (compressed) blob.
+    pub digest: String,
+    /// Size of the blob in bytes.
+    pub size: u64,
+    /// sha256 of the uncompressed tar.
+    pub diff_id: String,
+}
+
+impl From<kiln_snapshot::LayerInfo> for LayerDesc {
+    fn from(l: kiln_snapshot::LayerInfo) -> Self {
+        LayerDesc {
+            media_type: l.media_type,
+            digest: l.digest,
+            size: l.size,
+            diff_id: l.diff_id,
+        }
+    }
+}
+
+/// A resolved image: manifest, config and the references that point at it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRecord {
+    /// Digest of the manifest blob.
+    pub manifest_digest: String,
+    /// The image ID (config digest).
+    pub id: String,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The image config.
+    pub config: ImageConfig,
+    /// References tagging this image, sorted.
+    pub tags: Vec<Reference>,
+}
+
+/// One line of `kiln images`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSummary {
+    /// The image ID (config digest).
+    pub id: String,
+    /// References tagging this image, sorted.
+    pub tags: Vec<Reference>,
+    /// Digest of the manifest blob.
+    pub manifest_digest: String,
+    /// The config's `created` timestamp.
+    pub created: Option<String>,
+    /// Bytes of config plus layer blobs as stored (compressed).
+    pub size: u64,
+}
+
+/// The local image store.
+#[derive(Clone, Debug)]
+pub struct ImageStore {
+    root: PathBuf,
+    content: ContentStore,
+}
+
+impl ImageStore {
+    /// Open (creating if needed) the store rooted at `root`.
+    pub fn open(root: &Path) -> Result<ImageStore> {
+        std::fs::create_dir_all(root).map_err(StoreError::io("creating store directory", root))?;
+        let content_root = root.join("content");
+        let content = ContentStore::open(&content_root).map_err(StoreError::content(format!(
+            "opening {}",
+            content_root.display()
+        )))?;
+        Ok(ImageStore {
+            root: root.to_path_buf(),
+            content,
+        })
+    }
+
+    /// The store's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The content store holding the blobs.
+    pub fn content(&self) -> &ContentStore {
+        &self.content
+    }
+
+    /// A directory for temporary files on the store's file system.
+    pub fn tmp_dir(&self) -> Result<PathBuf> {
+        let dir = self.root.join("tmp");
+        std::fs::create_dir_all(&dir).map_err(StoreError::io("creating", &dir))?;
+        Ok(dir)
+    }
+
+    /// Read a JSON blob (manifest, index, config) of at most [`MAX_JSON_BLOB`] bytes.
+    pub fn read_json_blob<T: DeserializeOwned>(&self, digest: &str, what: &str) -> Result<T> {
+        let bytes = self.read_small_blob(digest, what)?;
+        serde_json::from_slice(&bytes).map_err(StoreError::json(format!("{what} {digest}")))
+    }
+
+    /// Read a blob of at most [`MAX_JSON_BLOB`] bytes.
+    pub fn read_small_blob(&self, digest: &str, what: &str) -> Result<Vec<u8>> {
+        digest::validate_digest(digest)?;
+        if !self.content.has(digest) {
+            return Err(StoreError::MissingBlob {
+                digest: digest.to_string(),
+                what: what.to_string(),
+            });
+        }
+        let size = self
+            .content
+            .size(digest)
+            .map_err(StoreError::content(format!("size of {digest}")))?;
+        if size > MAX_JSON_BLOB {
+            return Err(StoreError::TooLarge {
+                what: format!("{what} {digest}"),
+                size,
+                limit: MAX_JSON_BLOB,
+            });
+        }
+        self.content
+            .read(digest)
+            .map_err(StoreError::content(format!("reading {what} {digest}")))
+    }
+
+    /// The manifest and config of the image whose manifest is `manifest_digest`.
+    pub fn image(&self, manifest_digest: &str) -> Result<(Manifest, ImageConfig)> {
+        let manifest: Manifest = self.read_json_blob(manifest_digest, "manifest")?;
+        if !oci::is_manifest_media_type(manifest.media_type()) {
+            return Err(StoreError::UnsupportedMediaType {
+                media_type: manifest.media_type().to_string(),
+                what: format!("image manifest {manifest_digest}"),
+            });
+        }
+        let cmt = manifest.config.media_type.as_str();
+        if cmt != oci::MEDIA_TYPE_OCI_CONFIG && cmt != oci::MEDIA_TYPE_DOCKER_CONFIG {
+            return Err(StoreError::UnsupportedMediaType {
+                media_type: cmt.to_string(),
+                what: format!("config of manifest {manifest_digest}"),
+            });
+        }
+        let config: ImageConfig = self.read_json_blob(&manifest.config.digest, "image config")?;
+        Ok((manifest, config))
+    }
+
+    /// Point `reference` at the image `manifest_digest` (which must be in the content store).
+    pub fn tag(&self, reference: &Reference, manifest_digest: &str) -> Result<()> {
+        digest::validate_digest(manifest_digest)?;
+        if let Some(d) = &reference.digest {
+            if d != manifest_digest {
+                return Err(StoreError::InvalidImage(format!(
+                    "reference {reference} names digest {d}, not the manifest {manifest_digest}"
+                )));
+            }
+        }
+        tags::update_index(&self.root, |idx| {
+            if !idx.images.contains_key(manifest_digest) {
+                self.check_complete(manifest_digest)?;
+                idx.add_image(manifest_digest);
+            }
+            idx.refs
+                .insert(reference.to_string(), manifest_digest.to_string());
+            Ok(())
+        })
+    }
+
+    /// Remove the tag `reference`; `false` when it did not exist. The image stays (dangling
+    /// if this was its last tag); see [`ImageStore::remove`] for `rmi`.
+    pub fn untag(&self, reference: &Reference) -> Result<bool> {
+        tags::update_index(&self.root, |idx| {
+            Ok(idx.refs.remove(&reference.to_string()).is_some())
+        })
+    }
+
+    /// Check that the manifest and every blob it references are present.
+    pub(crate) fn check_complete(&self, manifest_digest: &str) -> Result<Manifest> {
+        let (manifest, _) = self.image(manifest_digest)?;
+        for d in manifest.layers.iter() {
+            if !self.content.has(&d.digest) {
+                return Err(StoreError::MissingBlob {
+                    digest: d.digest.clone(),
+                    what: format!("layer of manifest {manifest_digest}"),
+                });
+            }
+        }
+        Ok(manifest)
+    }
+
+    /// Every image in the store with its tags, newest first.
+    pub fn list(&self) -> Result<Vec<ImageSummary>> {
+        let idx = tags::read_index(&self.root)?;
+        let mut out = Vec::new();
+        for m in idx.images.keys() {
+            let (manifest, config) = self.image(m)?;
+            let size = manifest.blobs().map(|d| d.size).sum();
+            out.push(ImageSummary {
+                id: manifest.config.digest.clone(),
+                tags: parse_refs(&idx.refs_of(m)),
+                manifest_digest: m.clone(),
+                created: config.created.clone(),
+                size,
+            });
+        }
+        out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
+    }
+}
+
+/// Parse canonical reference strings from the index (skipping any that no longer parse).
+fn parse_refs(refs: &[String]) -> Vec<Reference> {
+    let mut v: Vec<Reference> = refs
+        .iter()
+        .filter_map(|r| Reference::parse(r).ok())
+        .collect();
+    v.sort();
+    v
+}

@@ -1,0 +1,228 @@
+//! `kiln build`: read the Dockerfile, lower it, solve the graph, write the image.
+
+use crate::context::Context;
+use crate::error::{Error, Result, ResultExt};
+use crate::export::{commit_image, ExportedImage};
+use crate::resolver::StoreResolver;
+use crate::root::Kiln;
+use crate::store::Reference;
+use crate::worker::{snapshot_of, KilnWorker};
+use kiln_frontend::lower::{lower, BuildOptions, Warning};
+use kiln_runtime::Runtime;
+use kiln_solver::{Event, ProgressSink, SolveOptions, Solver};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The context directory.
+    pub context_dir: PathBuf,
+    /// `-f`: the Dockerfile; default `<context>/Dockerfile` (or `dockerfile`).
+    pub dockerfile: Option<PathBuf>,
+    /// `-t`: names to give the image.
+    pub tags: Vec<String>,
+    pub options: BuildOptions,
+    /// `--jobs`: concurrent steps; 0 = number of cores.
+    pub jobs: usize,
+}
+
+/// What a build made.
+#[derive(Debug, Clone)]
+pub struct BuildResult {
+    pub image: ExportedImage,
+    pub tags: Vec<Reference>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Find the Dockerfile of a request, as docker does.
+pub fn dockerfile_path(req: &BuildRequest) -> Result<PathBuf> {
+    if let Some(f) = &req.dockerfile {
+        if f.as_os_str() == "-" {
+            return Ok(f.clone());
+        }
+        return if f.exists() {
+            Ok(f.clone())
+        } else {
+            Err(Error::new(format!(
+                "failed to read dockerfile: open {}: no such file or directory",
+                f.display()
+            )))
+        };
+    }
+    for name in ["Dockerfile", "dockerfile"] {
+        let p = req.context_dir.join(name);
+        if p.exists() {
+            return Ok(p);
+        }
+    }
+    Err(Error::new(format!(
+        "failed to read dockerfile: open {}: no such file or directory",
+        req.context_dir.join("Dockerfile").display()
+    )))
+}
+
+/// Wraps the user's sink to learn the highest step number, so that the export step gets the
+/// next one.
+struct Counting<'a> {
+    inner: &'a dyn ProgressSink,
+    max: AtomicUsize,
+}
+
+impl ProgressSink for Counting<'_> {
+    fn event(&self, event: Event) {
+        let v = match &event {
+            Event::Started { vertex, .. }
+            | Event::Cached { vertex, .. }
+            | Event::Log { vertex, .. }
+            | Event::Done { vertex, .. }
+            | Event::Error { vertex, .. }
+            | Event::Cancelled { vertex } => *vertex,
+        };
+        self.max.fetch_max(v, Ordering::Relaxed);
+        self.inner.event(event);
+    }
+}
+
+/// Run a build.
+pub fn build(
+    kiln: &Kiln,
+    req: &BuildRequest,
+    progress: &dyn ProgressSink,
+    cancel: Arc<AtomicBool>,
+) -> Result<BuildResult> {
+    if !req.context_dir.is_dir() {
+        return Err(Error::new(format!(
+            "unable to prepare context: path {:?} not found",
+            req.context_dir.display().to_string()
+        )));
+    }
+    // Validate the tags before any work, so a bad -t costs nothing.
+    let tags = req
+        .tags
+        .iter()
+        .map(|t| Reference::parse(t).map_err(|e| Error::new(format!("invalid tag {t:?}: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let df_path = dockerfile_path(req)?;
+    let text = if df_path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .ctx("failed to read dockerfile from stdin")?;
+        s
+    } else {
+        std::fs::read_to_string(&df_path).ctx(format_args!(
+            "failed to read dockerfile {}",
+            df_path.display()
+        ))?
+    };
+    let mut options = req.options.clone();
+    if options.dockerfile_name.is_empty() || options.dockerfile_name == "Dockerfile" {
+        options.dockerfile_name = display_name(&df_path, &req.context_dir);
+    }
+    let plan =
+        lower(&text, &options, &StoreResolver { kiln }).map_err(|e| Error::new(e.to_string()))?;
+
+    // Absolute paths: file ops run in threads that may change their working directory.
+    let context_dir = std::fs::canonicalize(&req.context_dir).ctx(format_args!(
+        "unable to prepare context {}",
+        req.context_dir.display()
+    ))?;
+    let df_abs = if df_path.as_os_str() == "-" {
+        df_path.clone()
+    } else {
+        std::fs::canonicalize(&df_path).unwrap_or(df_path.clone())
+    };
+    let context = Context::open_default(&context_dir, Some(&df_abs))
+        .map(|c| c.with_stat_cache(stat_cache_path(kiln, &context_dir)))
+        .map_err(|e| {
+            Error::new(format!(
+                "cannot read the build context {}: {e}",
+                req.context_dir.display()
+            ))
+        })?;
+    let worker = KilnWorker::new(kiln.clone(), Some(Arc::new(context)), Runtime::new());
+    let jobs = if req.jobs == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        req.jobs
+    };
+    let solver = Solver::new(Arc::new(worker), kiln.cache.clone(), SolveOptions { jobs });
+    let counting = Counting {
+        inner: progress,
+        max: AtomicUsize::new(0),
+    };
+    let result = match solver.solve(&plan.graph, plan.result, &counting, cancel) {
+        Ok(r) => r,
+        Err(kiln_solver::SolveError::Vertex(f)) => {
+            return Err(Error {
+                message: format!("failed to solve: {}", f.message),
+                detail: Some(crate::report::failure_detail(
+                    &f,
+                    &options.dockerfile_name,
+                    &text,
+                )),
+            })
+        }
+        Err(e) => return Err(Error::new(format!("failed to solve: {e}"))),
+    };
+
+    let export_vertex = counting.max.load(Ordering::Relaxed) + 1;
+    let start = Instant::now();
+    progress.event(Event::Started {
+        vertex: export_vertex,
+        name: "exporting to image".into(),
+    });
+    let top = snapshot_of(&result)?;
+    let image = match commit_image(kiln, &plan, top.as_ref(), options.source_date_epoch) {
+        Ok(i) => i,
+        Err(e) => {
+            progress.event(Event::Error {
+                vertex: export_vertex,
+                message: e.message.clone(),
+                elapsed: start.elapsed(),
+            });
+            return Err(e);
+        }
+    };
+    for t in &tags {
+        kiln.images.tag(t, &image.manifest_digest)?;
+    }
+    progress.event(Event::Log {
+        vertex: export_vertex,
+        stream: 1,
+        data: format!("writing image {} done\n", image.config_digest),
+        elapsed: start.elapsed(),
+    });
+    for t in &tags {
+        progress.event(Event::Log {
+            vertex: export_vertex,
+            stream: 1,
+            data: format!("naming to {t} done\n"),
+            elapsed: start.elapsed(),
+        });
+    }
+    progress.event(Event::Done {
+        vertex: export_vertex,
+        elapsed: start.elapsed(),
+    });
+    Ok(BuildResult {
+        image,
+        tags,
+        warnings: plan.warnings,
+    })
+}
+
+/// The Dockerfile's name as errors show it: relative to the context when inside it.
+fn display_name(df: &Path, context: &Path) -> String {
+    df.strip_prefix(context).unwrap_or(df).display().to_string()
+}
+
+fn stat_cache_path(kiln: &Kiln, context: &Path) -> PathBuf {
+    let abs = std::fs::canonicalize(context).unwrap_or_else(|_| context.to_path_buf());
+    let key = kiln_solver::Digest::of(abs.as_os_str().as_encoded_bytes());
+    kiln.root.join("contexts").join(key.hex())
+}

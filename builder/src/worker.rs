@@ -1,0 +1,532 @@
+//! [`KilnWorker`]: executes the solver's ops with snapshots, the runtime and file actions.
+
+use crate::context::Context;
+use crate::error::Result;
+use crate::root::Kiln;
+use crate::unpack;
+use kiln_runtime::{ContainerSpec, MountSpec, Output, OutputSink, Rootfs, Runtime};
+use kiln_snapshot::{Mode, SnapshotId};
+use kiln_solver::{
+    Digest, Event, ExecContext, ExecOp, FileAction, FileOp, MountKind, NetworkMode, Op, SourceOp,
+    Vertex, Worker, WorkerError,
+};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// A result of the worker.
+#[derive(Clone, Debug)]
+pub enum Ref {
+    /// The empty filesystem.
+    Scratch,
+    /// A committed snapshot (its whole chain is the filesystem).
+    Snapshot(SnapshotId),
+    /// The build context directory.
+    Context(Arc<Context>),
+}
+
+/// What a cache record stores.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Saved {
+    Scratch,
+    Snapshot {
+        id: String,
+    },
+    /// The build context: never stored, re-read on load (its content is keyed per COPY).
+    Context,
+}
+
+/// The worker of one build.
+pub struct KilnWorker {
+    kiln: Kiln,
+    context: Option<Arc<Context>>,
+    runtime: Runtime,
+    hostname: String,
+}
+
+impl KilnWorker {
+    pub fn new(kiln: Kiln, context: Option<Arc<Context>>, runtime: Runtime) -> Self {
+        KilnWorker {
+            kiln,
+            context,
+            runtime,
+            hostname: "buildkitsandbox".into(),
+        }
+    }
+
+    fn source(&self, op: &SourceOp) -> std::result::Result<Ref, WorkerError> {
+        let id = op.identifier.as_str();
+        if id == "scratch" {
+            return Ok(Ref::Scratch);
+        }
+        if let Some(name) = id.strip_prefix("local://") {
+            return match (&self.context, name) {
+                (Some(ctx), "context") => Ok(Ref::Context(ctx.clone())),
+                _ => Err(WorkerError::new(format!(
+                    "no local source named {name:?} in this build"
+                ))),
+            };
+        }
+        if let Some(reference) = id.strip_prefix("docker-image://") {
+            let digest = reference.rsplit_once('@').map(|(_, d)| d).ok_or_else(|| {
+                WorkerError::new(format!("image source {reference} has no digest"))
+            })?;
+            return match unpack::image_snapshot(&self.kiln, digest)
+                .map_err(|e| WorkerError::new(e.message))?
+            {
+                Some(s) => Ok(Ref::Snapshot(s)),
+                None => Ok(Ref::Scratch),
+            };
+        }
+        Err(WorkerError::new(format!(
+            "unsupported source {id:?} (only images, scratch and the build context for now)"
+        )))
+    }
+
+    fn parent_snapshot(
+        input: Option<&Ref>,
+    ) -> std::result::Result<Option<SnapshotId>, WorkerError> {
+        match input {
+            None | Some(Ref::Scratch) => Ok(None),
+            Some(Ref::Snapshot(s)) => Ok(Some(s.clone())),
+            Some(Ref::Context(_)) => Err(WorkerError::new(
+                "the build context cannot be used as a root filesystem",
+            )),
+        }
+    }
+
+    fn exec(
+        &self,
+        ctx: &ExecContext<'_>,
+        vertex: &Vertex,
+        op: &ExecOp,
+        inputs: &[Ref],
+    ) -> std::result::Result<Ref, WorkerError> {
+        let root_mount = op
+            .mounts
+            .iter()
+            .find(|m| m.dest == "/")
+            .ok_or_else(|| WorkerError::new("exec op without a root mount"))?;
+        let parent = Self::parent_snapshot(root_mount.input.map(|i| &inputs[i]))?;
+        let active = self.kiln.snapshots.prepare(parent.as_ref()).map_err(werr)?;
+        let rootfs = match self.kiln.snapshots.mode() {
+            Mode::Overlay => Rootfs::Overlay {
+                lowers: active.lowers.clone(),
+                upper: active.upper.clone(),
+                work: active.work.clone(),
+            },
+            Mode::Copy => Rootfs::Dir(active.upper.clone()),
+        };
+        let mut mounts = Vec::new();
+        for m in op.mounts.iter().filter(|m| m.dest != "/") {
+            match self.mount_spec(m, inputs) {
+                Ok(spec) => mounts.push(spec),
+                Err(e) => {
+                    let _ = self.kiln.snapshots.abort(active);
+                    return Err(e);
+                }
+            }
+        }
+        let mut env = op.meta.env.clone();
+        env.extend(op.meta.proxy_env.iter().cloned());
+        let spec = ContainerSpec {
+            rootfs,
+            args: op.meta.args.clone(),
+            env,
+            cwd: op.meta.cwd.clone(),
+            user: op.meta.user.clone(),
+            hostname: op
+                .meta
+                .hostname
+                .clone()
+                .unwrap_or_else(|| self.hostname.clone()),
+            mounts,
+            network: match op.network {
+                NetworkMode::None => kiln_runtime::Network::None,
+                NetworkMode::Default | NetworkMode::Host => kiln_runtime::Network::Host,
+            },
+            extra_hosts: op
+                .meta
+                .extra_hosts
+                .iter()
+                .filter_map(|h| {
+                    h.split_once(':')
+                        .map(|(a, b)| (a.to_string(), b.to_string()))
+                })
+                .collect(),
+            stdin: kiln_runtime::Stdio::Null,
+            tty: false,
+        };
+        let sink = LogSink {
+            ctx,
+            start: Instant::now(),
+            tail: Mutex::new(Tail::default()),
+        };
+        let result = self.runtime.run(&spec, Output::Sink(&sink), &ctx.cancelled);
+        let shown = shown_command(&op.meta.args);
+        match result {
+            Ok(0) => {
+                let id = self.kiln.snapshots.commit(active).map_err(werr)?;
+                Ok(Ref::Snapshot(id))
+            }
+            Ok(code) => {
+                let _ = self.kiln.snapshots.abort(active);
+                let tail = sink
+                    .tail
+                    .into_inner()
+                    .map(|t| t.lines())
+                    .unwrap_or_default();
+                Err(WorkerError {
+                    message: format!(
+                        "process \"{shown}\" did not complete successfully: exit code: {code}"
+                    ),
+                    log_tail: tail,
+                })
+            }
+            Err(e) => {
+                let _ = self.kiln.snapshots.abort(active);
+                let _ = vertex;
+                Err(WorkerError::new(format!(
+                    "process \"{shown}\" could not be started: {e}"
+                )))
+            }
+        }
+    }
+
+    fn mount_spec(
+        &self,
+        m: &kiln_solver::Mount,
+        inputs: &[Ref],
+    ) -> std::result::Result<MountSpec, WorkerError> {
+        let kind = match &m.kind {
+            MountKind::Bind => {
+                let input = m.input.map(|i| &inputs[i]);
+                return match input {
+                    Some(Ref::Context(c)) => Ok(MountSpec {
+                        source: safe_join(c.root(), &m.selector)?,
+                        dest: m.dest.clone(),
+                        kind: kiln_runtime::MountKind::Bind {
+                            readonly: m.readonly,
+                        },
+                    }),
+                    Some(Ref::Snapshot(s)) if m.selector.trim_matches('/').is_empty() => {
+                        let lowers = self.kiln.snapshots.lowers(s).map_err(werr)?;
+                        Ok(MountSpec {
+                            source: PathBuf::new(),
+                            dest: m.dest.clone(),
+                            kind: if m.readonly {
+                                kiln_runtime::MountKind::OverlayRo { lowers }
+                            } else {
+                                kiln_runtime::MountKind::OverlayScratch { lowers }
+                            },
+                        })
+                    }
+                    Some(Ref::Snapshot(_)) => Err(WorkerError::new(format!(
+                        "bind mounts of a subdirectory ({}) of a stage are not supported yet",
+                        m.selector
+                    ))),
+                    None | Some(Ref::Scratch) => Ok(MountSpec {
+                        source: PathBuf::new(),
+                        dest: m.dest.clone(),
+                        kind: kiln_runtime::MountKind::Tmpfs { size: None },
+                    }),
+                };
+            }
+            MountKind::Cache { id, .. } => {
+                let dir = self
+                    .kiln
+                    .root
+                    .join("cache-mounts")
+                    .join(Digest::of(id.as_bytes()).hex());
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| WorkerError::new(format!("cache mount {id}: {e}")))?;
+                return Ok(MountSpec {
+                    source: dir,
+                    dest: m.dest.clone(),
+                    kind: kiln_runtime::MountKind::Bind {
+                        readonly: m.readonly,
+                    },
+                });
+            }
+            MountKind::Tmpfs { size } => kiln_runtime::MountKind::Tmpfs { size: *size },
+            MountKind::Secret { id, .. } => {
+                return Err(WorkerError::new(format!(
+                    "secret {id:?}: secrets are not supported yet"
+                )))
+            }
+            MountKind::Ssh { id, .. } => {
+                return Err(WorkerError::new(format!(
+                    "ssh {id:?}: ssh forwarding is not supported yet"
+                )))
+            }
+        };
+        Ok(MountSpec {
+            source: PathBuf::new(),
+            dest: m.dest.clone(),
+            kind,
+        })
+    }
+
+    fn file(&self, op: &FileOp, inputs: &[Ref]) -> std::result::Result<Ref, WorkerError> {
+        let parent = Self::parent_snapshot(inputs.first())?;
+        let active = self.kiln.snapshots.prepare(parent.as_ref()).map_err(werr)?;
+        let snapshots = self.kiln.snapshots.clone();
+        let result = snapshots
+            .with_active_mounted(&active, |dest| {
+                with_sources(&snapshots, inputs, 1, Vec::new(), &|sources| {
+                    crate::fileop::apply_actions(
+                        dest,
+                        sources,
+                        &op.actions,
+                        &crate::fileop::FileOpOptions::default(),
+                    )
+                    .map_err(|e| WorkerError::new(e.to_string()))
+                })
+            })
+            .map_err(werr)
+            .and_then(|r| r);
+        match result {
+            Ok(()) => Ok(Ref::Snapshot(
+                self.kiln.snapshots.commit(active).map_err(werr)?,
+            )),
+            Err(e) => {
+                let _ = self.kiln.snapshots.abort(active);
+                Err(e)
+            }
+        }
+    }
+
+    /// `Merge`: the first input, with the layers of the others rebased on top of it.
+    fn merge(&self, inputs: &[Ref]) -> std::result::Result<Ref, WorkerError> {
+        let mut acc = Self::parent_snapshot(inputs.first())?;
+        for input in &inputs[1..] {
+            let Ref::Snapshot(top) = input else { continue };
+            for layer in self.kiln.snapshots.chain(top).map_err(werr)? {
+                let (reader, mut writer) =
+                    std::io::pipe().map_err(|e| WorkerError::new(e.to_string()))?;
+                let snaps = self.kiln.snapshots.clone();
+                let l = layer.clone();
+                let t = std::thread::spawn(move || snaps.write_diff(&l, &mut writer, None));
+                let mut reader = reader;
+                let applied = self.kiln.snapshots.apply_layer(acc.as_ref(), &mut reader);
+                drop(reader);
+                let written = t
+                    .join()
+                    .map_err(|_| WorkerError::new("layer writer panicked"))?;
+                let (id, _) = applied.map_err(werr)?;
+                written.map_err(werr)?;
+                acc = Some(id);
+            }
+        }
+        Ok(acc.map(Ref::Snapshot).unwrap_or(Ref::Scratch))
+    }
+}
+
+/// Mount every snapshot input from `next` on (each in its own nested mount namespace), then
+/// call `f` with the source roots in input order (index 0 of `f`'s slice is input 1).
+fn with_sources(
+    snapshots: &kiln_snapshot::Snapshotter,
+    inputs: &[Ref],
+    next: usize,
+    mut acc: Vec<crate::fileop::SourceRoot>,
+    f: &(dyn Fn(&[crate::fileop::SourceRoot]) -> std::result::Result<(), WorkerError> + Sync),
+) -> std::result::Result<(), WorkerError> {
+    if next >= inputs.len() {
+        return f(&acc);
+    }
+    match &inputs[next] {
+        Ref::Context(c) => {
+            acc.push(c.source_root());
+            with_sources(snapshots, inputs, next + 1, acc, f)
+        }
+        Ref::Scratch => {
+            let empty = tempfile::tempdir().map_err(|e| WorkerError::new(e.to_string()))?;
+            acc.push(crate::fileop::SourceRoot::new(empty.path().to_path_buf()));
+            with_sources(snapshots, inputs, next + 1, acc, f)
+        }
+        Ref::Snapshot(s) => snapshots
+            .with_mounted(Some(s), |path| {
+                let mut acc = acc;
+                acc.push(crate::fileop::SourceRoot::new(path.to_path_buf()));
+                with_sources(snapshots, inputs, next + 1, acc, f)
+            })
+            .map_err(werr)
+            .and_then(|r| r),
+    }
+}
+
+fn werr(e: impl std::fmt::Display) -> WorkerError {
+    WorkerError::new(e.to_string())
+}
+
+/// Join `sub` (absolute or relative, inside the root) to `root` without leaving it lexically.
+fn safe_join(root: &Path, sub: &str) -> std::result::Result<PathBuf, WorkerError> {
+    let mut out = root.to_path_buf();
+    for part in sub.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                return Err(WorkerError::new(format!(
+                    "path {sub:?} leaves the build context"
+                )))
+            }
+            p => out.push(p),
+        }
+    }
+    Ok(out)
+}
+
+/// How BuildKit shows a failed command: `/bin/sh -c make`.
+fn shown_command(args: &[String]) -> String {
+    args.join(" ")
+}
+
+/// The last lines of a step's output, kept for its error report.
+#[derive(Default)]
+struct Tail {
+    lines: std::collections::VecDeque<String>,
+    partial: String,
+}
+
+const TAIL_LINES: usize = 10;
+
+impl Tail {
+    fn push(&mut self, data: &str) {
+        self.partial.push_str(data);
+        while let Some(pos) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=pos).collect();
+            self.lines
+                .push_back(line.trim_end_matches('\n').to_string());
+            if self.lines.len() > TAIL_LINES {
+                self.lines.pop_front();
+            }
+        }
+    }
+
+    fn lines(mut self) -> Vec<String> {
+        if !self.partial.is_empty() {
+            self.lines.push_back(std::mem::take(&mut self.partial));
+        }
+        self.lines.into_iter().collect()
+    }
+}
+
+struct LogSink<'a, 'b> {
+    ctx: &'a ExecContext<'b>,
+    start: Instant,
+    tail: Mutex<Tail>,
+}
+
+impl OutputSink for LogSink<'_, '_> {
+    fn output(&self, stream: u8, data: &[u8]) {
+        let text = String::from_utf8_lossy(data).into_owned();
+        if let Ok(mut t) = self.tail.lock() {
+            t.push(&text);
+        }
+        self.ctx.progress.event(Event::Log {
+            vertex: self.ctx.vertex_index,
+            stream,
+            data: text,
+            elapsed: self.start.elapsed(),
+        });
+    }
+}
+
+impl Worker for KilnWorker {
+    type Ref = Ref;
+
+    fn source_key(&self, vertex: &Vertex) -> std::result::Result<Digest, WorkerError> {
+        // Images carry their manifest digest in the identifier; the context is keyed per COPY by
+        // content; scratch is constant.
+        match &vertex.op {
+            Op::Source(s) => Ok(Digest::of(s.identifier.as_bytes())),
+            _ => Err(WorkerError::new("source_key of a non-source vertex")),
+        }
+    }
+
+    fn resolve_source(&self, vertex: &Vertex) -> std::result::Result<Ref, WorkerError> {
+        match &vertex.op {
+            Op::Source(s) => self.source(s),
+            _ => Err(WorkerError::new("resolve_source of a non-source vertex")),
+        }
+    }
+
+    fn content_digest(
+        &self,
+        input: &Ref,
+        selectors: &[String],
+        vertex: &Vertex,
+    ) -> std::result::Result<Option<Digest>, WorkerError> {
+        let Ref::Context(ctx) = input else {
+            return Ok(None);
+        };
+        let mut excludes = Vec::new();
+        if let Op::File(f) = &vertex.op {
+            for a in &f.actions {
+                if let FileAction::Copy(c) = a {
+                    excludes.extend(c.exclude_patterns.iter().cloned());
+                }
+            }
+        }
+        let d = ctx
+            .content_digest(selectors, &excludes)
+            .map_err(|e| WorkerError::new(e.to_string()))?;
+        Digest::parse(&d)
+            .map(Some)
+            .ok_or_else(|| WorkerError::new(format!("bad context digest {d}")))
+    }
+
+    fn execute(
+        &self,
+        ctx: &ExecContext<'_>,
+        vertex: &Vertex,
+        inputs: &[Ref],
+    ) -> std::result::Result<Ref, WorkerError> {
+        match &vertex.op {
+            Op::Source(s) => self.source(s),
+            Op::Exec(e) => self.exec(ctx, vertex, e, inputs),
+            Op::File(f) => self.file(f, inputs),
+            Op::Merge(_) => self.merge(inputs),
+            Op::Diff(_) => Err(WorkerError::new("diff ops are not supported yet")),
+        }
+    }
+
+    fn save(&self, r: &Ref) -> std::result::Result<Vec<u8>, WorkerError> {
+        let saved = match r {
+            Ref::Scratch => Saved::Scratch,
+            Ref::Snapshot(s) => Saved::Snapshot { id: s.0.clone() },
+            Ref::Context(_) => Saved::Context,
+        };
+        serde_json::to_vec(&saved).map_err(werr)
+    }
+
+    fn load(&self, record: &[u8]) -> std::result::Result<Option<Ref>, WorkerError> {
+        match serde_json::from_slice::<Saved>(record) {
+            Ok(Saved::Scratch) => Ok(Some(Ref::Scratch)),
+            Ok(Saved::Context) => Ok(self.context.clone().map(Ref::Context)),
+            Ok(Saved::Snapshot { id }) => {
+                let id = SnapshotId(id);
+                let whole = self
+                    .kiln
+                    .snapshots
+                    .chain(&id)
+                    .map(|c| c.iter().all(|s| self.kiln.snapshots.exists(s)));
+                Ok(matches!(whole, Ok(true)).then_some(Ref::Snapshot(id)))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+/// Used by [`crate::build`] to report the kind of result.
+pub fn snapshot_of(r: &Ref) -> Result<Option<SnapshotId>> {
+    match r {
+        Ref::Scratch => Ok(None),
+        Ref::Snapshot(s) => Ok(Some(s.clone())),
+        Ref::Context(_) => Err(crate::error::Error::new(
+            "the build result is the build context itself",
+        )),
+    }
+}

@@ -1,0 +1,310 @@
+//! `kiln images`, `tag`, `rmi`, `inspect`, `history`.
+
+use crate::format::{human_age, human_size, render_template, short_id};
+use anyhow::{anyhow, bail};
+use kiln_builder::store::{ImageRecord, Reference};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct ImagesArgs {
+    /// Only show image IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    no_trunc: bool,
+    /// Show digests
+    #[arg(long)]
+    digests: bool,
+    /// Show all images (kiln keeps no intermediate images: same as the default)
+    #[arg(short, long)]
+    all: bool,
+    /// Only images of this repository[:tag]
+    repository: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct TagArgs {
+    source: String,
+    target: String,
+}
+
+#[derive(clap::Args)]
+pub struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short, long)]
+    force: bool,
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    /// Format output using a Go-template subset ({{.Field}}, {{json .Field}})
+    #[arg(short, long)]
+    format: Option<String>,
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct HistoryArgs {
+    /// Don't truncate output
+    #[arg(long)]
+    no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Print sizes and dates in human readable format
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set)]
+    human: bool,
+    image: String,
+}
+
+pub fn images(root: &Path, a: ImagesArgs) -> anyhow::Result<ExitCode> {
+    let kiln = super::open(root)?;
+    let filter = a
+        .repository
+        .as_deref()
+        .map(Reference::parse)
+        .transpose()
+        .map_err(|e| anyhow!("{e}"))?;
+    let explicit_tag = a
+        .repository
+        .as_deref()
+        .map(|r| r.rsplit('/').next().unwrap_or(r).contains(':'))
+        .unwrap_or(false);
+    let mut rows: Vec<(String, String, String, String, Option<String>, u64)> = Vec::new();
+    for img in kiln.images.list()? {
+        let id = if a.no_trunc {
+            img.id.clone()
+        } else {
+            short_id(&img.id)
+        };
+        if img.tags.is_empty() {
+            if filter.is_none() {
+                rows.push((
+                    "<none>".into(),
+                    "<none>".into(),
+                    id,
+                    img.manifest_digest.clone(),
+                    img.created.clone(),
+                    img.size,
+                ));
+            }
+            continue;
+        }
+        for t in &img.tags {
+            if let Some(f) = &filter {
+                if f.name() != t.name() || (explicit_tag && f.tag != t.tag) {
+                    continue;
+                }
+            }
+            let tag = t.tag.clone().unwrap_or_else(|| "<none>".into());
+            rows.push((
+                t.familiar(),
+                tag,
+                id.clone(),
+                img.manifest_digest.clone(),
+                img.created.clone(),
+                img.size,
+            ));
+        }
+    }
+    rows.sort_by(|x, y| y.4.cmp(&x.4).then(x.0.cmp(&y.0)).then(x.1.cmp(&y.1)));
+    if a.quiet {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &rows {
+            if seen.insert(r.2.clone()) {
+                println!("{}", r.2);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let w_repo = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(10) + 3;
+    let w_tag = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(3) + 3;
+    let w_id = if a.no_trunc { 74 } else { 15 };
+    let w_age = rows
+        .iter()
+        .map(|r| human_age(r.4.as_deref()).len())
+        .max()
+        .unwrap_or(0)
+        .max(7)
+        + 3;
+    if a.digests {
+        println!(
+            "{:<w_repo$}{:<w_tag$}{:<74}{:<w_id$}{:<w_age$}SIZE",
+            "REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED"
+        );
+    } else {
+        println!(
+            "{:<w_repo$}{:<w_tag$}{:<w_id$}{:<w_age$}SIZE",
+            "REPOSITORY", "TAG", "IMAGE ID", "CREATED"
+        );
+    }
+    for (repo, tag, id, digest, created, size) in rows {
+        let age = human_age(created.as_deref());
+        if a.digests {
+            println!(
+                "{repo:<w_repo$}{tag:<w_tag$}{digest:<74}{id:<w_id$}{age:<w_age$}{}",
+                human_size(size)
+            );
+        } else {
+            println!(
+                "{repo:<w_repo$}{tag:<w_tag$}{id:<w_id$}{age:<w_age$}{}",
+                human_size(size)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn tag(root: &Path, a: TagArgs) -> anyhow::Result<ExitCode> {
+    let kiln = super::open(root)?;
+    let target = Reference::parse(&a.target).map_err(|e| anyhow!("{e}"))?;
+    if target.digest.is_some() {
+        bail!(
+            "refusing to create a tag with a digest reference: {}",
+            a.target
+        );
+    }
+    let rec = find(&kiln, &a.source)?;
+    kiln.images.tag(&target, &rec.manifest_digest)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rmi(root: &Path, a: RmiArgs) -> anyhow::Result<ExitCode> {
+    let kiln = super::open(root)?;
+    let mut failed = false;
+    for name in &a.images {
+        match kiln.images.remove(name, a.force) {
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => {
+                eprintln!("Error response: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn find(kiln: &kiln_builder::Kiln, name: &str) -> anyhow::Result<ImageRecord> {
+    kiln.images
+        .resolve(name)?
+        .ok_or_else(|| anyhow!("No such image: {name}"))
+}
+
+/// The JSON `docker image inspect` prints for an image.
+pub fn inspect_json(rec: &ImageRecord) -> Value {
+    let c = &rec.config;
+    let size: u64 = rec.manifest.layers.iter().map(|l| l.size).sum();
+    json!({
+        "Id": rec.id,
+        "RepoTags": rec.tags.iter().filter(|t| t.tag.is_some()).map(|t| t.familiar_string()).collect::<Vec<_>>(),
+        "RepoDigests": rec.tags.iter().map(|t| format!("{}@{}", t.familiar(), rec.manifest_digest)).collect::<Vec<_>>(),
+        "Parent": "",
+        "Comment": c.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
+        "Created": c.created.clone().unwrap_or_default(),
+        "DockerVersion": "",
+        "Author": c.author.clone().unwrap_or_default(),
+        "Config": serde_json::to_value(&c.config).unwrap_or(Value::Null),
+        "Architecture": c.architecture,
+        "Variant": c.variant,
+        "Os": c.os,
+        "Size": size,
+        "RootFS": { "Type": c.rootfs.kind, "Layers": c.rootfs.diff_ids },
+        "Metadata": { "LastTagTime": "0001-01-01T00:00:00Z" },
+        "Descriptor": { "mediaType": rec.manifest.media_type(), "digest": rec.manifest_digest },
+    })
+}
+
+pub fn inspect(root: &Path, a: InspectArgs) -> anyhow::Result<ExitCode> {
+    let kiln = super::open(root)?;
+    let mut out = Vec::new();
+    let mut failed = false;
+    for name in &a.images {
+        match kiln.images.resolve(name)? {
+            Some(rec) => out.push(inspect_json(&rec)),
+            None => {
+                eprintln!("Error: No such image: {name}");
+                failed = true;
+            }
+        }
+    }
+    match &a.format {
+        Some(tpl) => {
+            for v in &out {
+                println!("{}", render_template(tpl, v)?);
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(&Value::Array(out))?),
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn history(root: &Path, a: HistoryArgs) -> anyhow::Result<ExitCode> {
+    let kiln = super::open(root)?;
+    let rec = find(&kiln, &a.image)?;
+    let mut layer_sizes = rec.manifest.layers.iter().map(|l| l.size);
+    let mut rows = Vec::new();
+    for h in &rec.config.history {
+        let size = if h.empty_layer == Some(true) {
+            0
+        } else {
+            layer_sizes.next().unwrap_or(0)
+        };
+        rows.push((
+            h.created.clone(),
+            h.created_by.clone().unwrap_or_default(),
+            size,
+            h.comment.clone().unwrap_or_default(),
+        ));
+    }
+    rows.reverse();
+    let id = if a.no_trunc {
+        rec.id.clone()
+    } else {
+        short_id(&rec.id)
+    };
+    if a.quiet {
+        println!("{id}");
+        for _ in 1..rows.len() {
+            println!("<missing>");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<15}{:<18}{:<46}{:<10}COMMENT",
+        "IMAGE", "CREATED", "CREATED BY", "SIZE"
+    );
+    for (i, (created, by, size, comment)) in rows.into_iter().enumerate() {
+        let img = if i == 0 {
+            id.clone()
+        } else {
+            "<missing>".into()
+        };
+        let by = by.replace(['\n', '\t'], " ");
+        let by = if a.no_trunc || by.chars().count() <= 45 {
+            by
+        } else {
+            format!("{}…", by.chars().take(44).collect::<String>())
+        };
+        let (created, size) = if a.human {
+            (human_age(created.as_deref()), human_size(size))
+        } else {
+            (created.unwrap_or_default(), size.to_string())
+        };
+        println!("{img:<15}{created:<18}{by:<46}{size:<10}{comment}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

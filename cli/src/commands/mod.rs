@@ -1,0 +1,18 @@
+//! One module per group of `kiln` subcommands.
+
+pub mod build;
+pub mod containers;
+pub mod debug;
+pub mod images;
+pub mod output;
+pub mod run;
+pub mod system;
+pub mod transfer;
+
+use kiln_builder::Kiln;
+use std::path::Path;
+
+/// Open the kiln root or fail with a message naming it.
+pub fn open(root: &Path) -> anyhow::Result<Kiln> {
+    Ok(Kiln::open(root)?)
+}
