@@ -4,7 +4,7 @@
 
 pub mod ast;
 pub mod image;
-pub mod parser;
-pub mod shell;
 pub mod instructions;
 pub mod lower;
+pub mod parser;
+pub mod shell;

@@ -32,10 +32,14 @@ impl Graph {
 
     /// Add (or find) the vertex for `op` over `inputs`.
     pub fn add(&mut self, op: Op, inputs: &[VertexId], meta: VertexMeta) -> VertexId {
-        let input_digests: Vec<Digest> = inputs.iter().map(|i| self.dag[*i].digest.clone()).collect();
+        let input_digests: Vec<Digest> =
+            inputs.iter().map(|i| self.dag[*i].digest.clone()).collect();
         let digest = {
-            let body = serde_json::to_vec(&DigestInput { op: &op, inputs: input_digests.iter().collect() })
-                .expect("ops always serialise");
+            let body = serde_json::to_vec(&DigestInput {
+                op: &op,
+                inputs: input_digests.iter().collect(),
+            })
+            .expect("ops always serialise");
             Digest::of(&body)
         };
         if let Some(&id) = self.by_digest.get(&digest) {
@@ -45,7 +49,12 @@ impl Graph {
             }
             return id;
         }
-        let id = self.dag.add_node(Vertex { digest: digest.clone(), op, inputs: input_digests, meta });
+        let id = self.dag.add_node(Vertex {
+            digest: digest.clone(),
+            op,
+            inputs: input_digests,
+            meta,
+        });
         for (pos, input) in inputs.iter().enumerate() {
             self.dag.add_edge(*input, id, pos);
         }

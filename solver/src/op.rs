@@ -117,11 +117,32 @@ pub enum MountKind {
     #[default]
     Bind,
     /// A persistent cache directory shared across builds.
-    Cache { id: String, sharing: CacheSharing, mode: Option<u32>, uid: Option<u32>, gid: Option<u32> },
-    Tmpfs { size: Option<u64> },
+    Cache {
+        id: String,
+        sharing: CacheSharing,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    },
+    Tmpfs {
+        size: Option<u64>,
+    },
     /// A secret file. Its content never reaches the digest, the cache or a layer.
-    Secret { id: String, required: bool, mode: u32, uid: u32, gid: u32, env: Option<String> },
-    Ssh { id: String, required: bool, mode: u32, uid: u32, gid: u32 },
+    Secret {
+        id: String,
+        required: bool,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        env: Option<String>,
+    },
+    Ssh {
+        id: String,
+        required: bool,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,10 +188,27 @@ pub enum Chmod {
 pub enum FileAction {
     /// Copy `src` (inside input `src_input`) to `dest` (inside input 0).
     Copy(CopyAction),
-    Mkdir { path: String, mode: u32, make_parents: bool, owner: Option<Chown> },
-    Mkfile { path: String, mode: u32, data: Vec<u8>, owner: Option<Chown> },
-    Rm { path: String, allow_not_found: bool, allow_wildcard: bool },
-    Symlink { target: String, link: String },
+    Mkdir {
+        path: String,
+        mode: u32,
+        make_parents: bool,
+        owner: Option<Chown>,
+    },
+    Mkfile {
+        path: String,
+        mode: u32,
+        data: Vec<u8>,
+        owner: Option<Chown>,
+    },
+    Rm {
+        path: String,
+        allow_not_found: bool,
+        allow_wildcard: bool,
+    },
+    Symlink {
+        target: String,
+        link: String,
+    },
 }
 
 /// One COPY/ADD source. Paths are absolute inside their input; `dest` ending in `/` means a
@@ -222,7 +260,9 @@ impl Op {
             for a in &f.actions {
                 if let FileAction::Copy(c) = a {
                     if c.src_input > 0 && c.src_input < n_inputs {
-                        out[c.src_input].get_or_insert_with(Vec::new).push(c.src.clone());
+                        out[c.src_input]
+                            .get_or_insert_with(Vec::new)
+                            .push(c.src.clone());
                     }
                 }
             }

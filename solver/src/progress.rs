@@ -14,11 +14,20 @@ pub enum Event {
     Cached { vertex: usize, name: String },
     /// Output of a running vertex; `stream` 1 = stdout, 2 = stderr. `data` is one chunk, usually
     /// one line with its newline.
-    Log { vertex: usize, stream: u8, data: String, elapsed: Duration },
+    Log {
+        vertex: usize,
+        stream: u8,
+        data: String,
+        elapsed: Duration,
+    },
     /// A vertex finished.
     Done { vertex: usize, elapsed: Duration },
     /// A vertex failed.
-    Error { vertex: usize, message: String, elapsed: Duration },
+    Error {
+        vertex: usize,
+        message: String,
+        elapsed: Duration,
+    },
     /// A vertex was stopped because the build was cancelled.
     Cancelled { vertex: usize },
 }

@@ -17,7 +17,10 @@ pub struct WorkerError {
 
 impl WorkerError {
     pub fn new(message: impl Into<String>) -> Self {
-        WorkerError { message: message.into(), log_tail: Vec::new() }
+        WorkerError {
+            message: message.into(),
+            log_tail: Vec::new(),
+        }
     }
 }
 
@@ -55,7 +58,12 @@ pub trait Worker: Send + Sync {
     ) -> Result<Option<Digest>, WorkerError>;
 
     /// Run one vertex over its resolved inputs.
-    fn execute(&self, ctx: &ExecContext<'_>, vertex: &Vertex, inputs: &[Self::Ref]) -> Result<Self::Ref, WorkerError>;
+    fn execute(
+        &self,
+        ctx: &ExecContext<'_>,
+        vertex: &Vertex,
+        inputs: &[Self::Ref],
+    ) -> Result<Self::Ref, WorkerError>;
 
     /// Persist a result for the cache: the bytes come back to [`Worker::load`].
     fn save(&self, r: &Self::Ref) -> Result<Vec<u8>, WorkerError>;

@@ -23,7 +23,9 @@ pub(crate) fn parse_json_array(rest: &str) -> Result<JsonArgs, RawError> {
     }
     let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
     let items = match stream.next() {
-        Some(Ok(serde_json::Value::Array(_))) if !rest[stream.byte_offset()..].trim().is_empty() => {
+        Some(Ok(serde_json::Value::Array(_)))
+            if !rest[stream.byte_offset()..].trim().is_empty() =>
+        {
             return Ok(JsonArgs::NotJson)
         }
         Some(Ok(serde_json::Value::Array(items))) => items,
