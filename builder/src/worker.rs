@@ -100,7 +100,6 @@ impl KilnWorker {
     fn exec(
         &self,
         ctx: &ExecContext<'_>,
-        vertex: &Vertex,
         op: &ExecOp,
         inputs: &[Ref],
     ) -> std::result::Result<Ref, WorkerError> {
@@ -187,7 +186,6 @@ impl KilnWorker {
             }
             Err(e) => {
                 let _ = self.kiln.snapshots.abort(active);
-                let _ = vertex;
                 Err(WorkerError::new(format!(
                     "process \"{shown}\" could not be started: {e}"
                 )))
@@ -486,7 +484,7 @@ impl Worker for KilnWorker {
     ) -> std::result::Result<Ref, WorkerError> {
         match &vertex.op {
             Op::Source(s) => self.source(s),
-            Op::Exec(e) => self.exec(ctx, vertex, e, inputs),
+            Op::Exec(e) => self.exec(ctx, e, inputs),
             Op::File(f) => self.file(f, inputs),
             Op::Merge(_) => self.merge(inputs),
             Op::Diff(_) => Err(WorkerError::new("diff ops are not supported yet")),
