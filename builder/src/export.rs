@@ -53,18 +53,34 @@ pub fn commit_image(
         diff_ids.push(info.diff_id.clone());
         layers.push(LayerDesc::from(info));
     }
-    let created = timestamp(epoch);
     let new_layers = chain.len() - base_layers;
+    // Times come from when each layer was made (or SOURCE_DATE_EPOCH), not from now: a rebuild
+    // served from the cache writes the very same image.
+    let layer_times: Vec<i64> = chain[base_layers..]
+        .iter()
+        .map(|id| match epoch {
+            Some(e) => Ok(e),
+            None => kiln.snapshots.created(id).map_err(Error::from),
+        })
+        .collect::<Result<_>>()?;
+    let base_time = epoch
+        .map(|e| timestamp(Some(e)))
+        .or_else(|| config.created.clone());
     let layer_steps = plan
         .steps
         .iter()
         .filter(|s| s.layer_vertex.is_some())
         .count();
     let mut history: Vec<History> = config.history.clone();
+    let mut last = base_time;
     if layer_steps == new_layers {
+        let mut times = layer_times.iter();
         for step in &plan.steps {
             let mut h = step.history.clone();
-            h.created.get_or_insert_with(|| created.clone());
+            if step.layer_vertex.is_some() {
+                last = times.next().map(|t| timestamp(Some(*t))).or(last);
+            }
+            h.created = h.created.or_else(|| last.clone());
             h.empty_layer = step.layer_vertex.is_none().then_some(true);
             history.push(h);
         }
@@ -73,13 +89,14 @@ pub fn commit_image(
         // the layers rather than wrong about the steps.
         for step in plan.steps.iter().filter(|s| s.layer_vertex.is_none()) {
             let mut h = step.history.clone();
-            h.created.get_or_insert_with(|| created.clone());
+            h.created = h.created.or_else(|| last.clone());
             h.empty_layer = Some(true);
             history.push(h);
         }
-        for _ in 0..new_layers {
+        for t in &layer_times {
+            last = Some(timestamp(Some(*t)));
             history.push(History {
-                created: Some(created.clone()),
+                created: last.clone(),
                 created_by: Some("kiln build".into()),
                 ..History::default()
             });
@@ -87,7 +104,7 @@ pub fn commit_image(
     }
     config.history = history;
     config.rootfs.diff_ids = diff_ids;
-    config.created = Some(created);
+    config.created = last.or_else(|| Some(timestamp(None)));
     let manifest_digest = kiln.images.put_image(&config, layers)?;
     let (manifest, _) = kiln.images.image(&manifest_digest)?;
     Ok(ExportedImage {

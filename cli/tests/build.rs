@@ -119,9 +119,8 @@ fn second_build_is_fully_cached_and_gives_the_same_image() {
     );
     let id2 = k.inspect("app:c")["Id"].as_str().unwrap().to_string();
     assert_eq!(id1.len(), 71);
-    // The image is rebuilt from the same layers: same filesystem, same diff IDs.
-    assert_eq!(k.inspect("app:c")["RootFS"], k.inspect(&id2)["RootFS"]);
-    let _ = id1;
+    // Same layers, same history times: the very same image, as BuildKit gives.
+    assert_eq!(id1, id2, "a fully cached rebuild makes the same image");
 }
 
 #[test]

@@ -88,7 +88,7 @@ impl Snapshotter {
     /// Open (creating if needed) a snapshotter at `root`; detects overlay support.
     pub fn open(root: &Path) -> Result<Snapshotter> {
         Self::create_dirs(root)?;
-        let (mode, extra) = match probe_overlay(&root.join("tmp")) {
+        let (mode, extra) = match probe_overlay_cached(root) {
             Some(extra) => (Mode::Overlay, extra),
             None => (Mode::Copy, String::new()),
         };
@@ -273,6 +273,12 @@ impl Snapshotter {
     /// Does a committed snapshot with this id exist?
     pub fn exists(&self, id: &SnapshotId) -> bool {
         self.committed_meta(id).is_ok()
+    }
+
+    /// When a committed snapshot was made (seconds since the epoch): the time a build step
+    /// that produced it ran, reused as its history time by every rebuild that hits the cache.
+    pub fn created(&self, id: &SnapshotId) -> Result<i64> {
+        Ok(self.committed_meta(id)?.created)
     }
 
     /// The parent of a committed snapshot.
@@ -471,4 +477,45 @@ fn copy_marker(dir: &Path) -> Result<(i64, i64)> {
     fs::write(&p, b"").ctx("write", &p)?;
     let md = fs::symlink_metadata(&p).ctx("stat", &p)?;
     Ok((md.ctime(), md.ctime_nsec()))
+}
+
+/// What the overlay probe found, remembered per boot in `ROOT/overlay-probe`: the probe mounts
+/// in a private namespace and costs tens of milliseconds, too much for every command.
+#[derive(Serialize, Deserialize)]
+struct ProbeRecord {
+    boot_id: String,
+    overlay: Option<String>,
+}
+
+fn boot_id() -> Option<String> {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// [`probe_overlay`], answered from the record of an earlier probe made since the last boot.
+fn probe_overlay_cached(root: &Path) -> Option<String> {
+    let record = root.join("overlay-probe");
+    let boot = boot_id();
+    if let (Some(boot), Ok(bytes)) = (&boot, fs::read(&record)) {
+        if let Ok(r) = serde_json::from_slice::<ProbeRecord>(&bytes) {
+            if &r.boot_id == boot {
+                return r.overlay;
+            }
+        }
+    }
+    let found = probe_overlay(&root.join("tmp"));
+    if let Some(boot_id) = boot {
+        let r = ProbeRecord {
+            boot_id,
+            overlay: found.clone(),
+        };
+        if let Ok(bytes) = serde_json::to_vec(&r) {
+            let tmp = root.join(format!("overlay-probe.{}", crate::random::random_hex128()));
+            if fs::write(&tmp, bytes).is_ok() && fs::rename(&tmp, &record).is_err() {
+                let _ = fs::remove_file(&tmp);
+            }
+        }
+    }
+    found
 }

@@ -60,7 +60,12 @@ pub enum ReferenceError {
 const ALNUM: &str = "[a-z0-9]+";
 const SEPARATOR: &str = "(?:[._]|__|[-]+)";
 const DOMAIN_COMPONENT: &str = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-const TAG: &str = r"[\w][\w.-]{0,127}";
+/// Go's `\w` is ASCII; the 128-character limit is checked in code ([`MAX_TAG_LEN`]): a bounded
+/// repetition would multiply the compiled automaton, and regex compilation is on every
+/// command's path.
+const TAG: &str = "[A-Za-z0-9_][A-Za-z0-9_.-]*";
+/// The longest tag docker accepts.
+pub const MAX_TAG_LEN: usize = 128;
 const DIGEST: &str = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][[:xdigit:]]{32,}";
 
 fn path_component() -> String {
@@ -200,6 +205,9 @@ impl Reference {
             .map(|m| m.as_str().to_string())
             .unwrap_or_default();
         let tag = caps.get(2).map(|m| m.as_str().to_string());
+        if tag.as_ref().is_some_and(|t| t.len() > MAX_TAG_LEN) {
+            return Err(ReferenceError::InvalidFormat(s.to_string()));
+        }
         let digest = caps.get(3).map(|m| m.as_str().to_string());
         if let Some(d) = &digest {
             validate_digest(s, d)?;
