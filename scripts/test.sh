@@ -4,13 +4,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# busybox-static: the base image of the tests; docker.io, skopeo, umoci: the peers that must
+# accept kiln's images (and make images kiln must accept).
 need=()
-command -v busybox >/dev/null 2>&1 && [ -x /bin/busybox ] || need+=(busybox-static)
+for p in busybox-static docker.io skopeo umoci; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
 if [ ${#need[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${need[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# A docker daemon for the peer tests (no iptables, no bridge: the tests use --network none).
+if ! /usr/bin/docker info >/dev/null 2>&1; then
+  if ! pgrep -x dockerd >/dev/null; then
+    nohup dockerd --iptables=false --bridge=none >/var/tmp/kiln-test-dockerd.log 2>&1 &
+  fi
+  for _ in $(seq 60); do /usr/bin/docker info >/dev/null 2>&1 && break; sleep 1; done
+fi
+export KILN_REQUIRE_PEERS=1
 
 if [ "${KILN_SKIP_LINT:-0}" != 1 ]; then
   cargo fmt --all -- --check

@@ -20,7 +20,7 @@ pub enum DebugCommand {
 pub struct GraphArgs {
     /// The Dockerfile
     pub file: PathBuf,
-    /// Output format: json or dot
+    /// Output format: json, dot, or stats (vertex count and parse+lower time, for benchmarks)
     #[arg(long, default_value = "json")]
     pub format: String,
     /// Target stage
@@ -70,12 +70,14 @@ pub fn graph(root: &std::path::Path, a: GraphArgs) -> anyhow::Result<ExitCode> {
             .ok_or_else(|| anyhow!("invalid build-arg {kv:?}: expected KEY=VALUE"))?;
         options.build_args.insert(k.to_string(), v.to_string());
     }
+    let start = std::time::Instant::now();
     let plan = kiln_frontend::lower::lower(
         &text,
         &options,
         &kiln_builder::resolver::StoreResolver { kiln: &kiln },
     )
     .map_err(|e| anyhow!("{e}"))?;
+    let elapsed = start.elapsed();
     let dag = plan.graph.dag();
     // Inputs before their users: a topological order.
     let order =
@@ -125,7 +127,19 @@ pub fn graph(root: &std::path::Path, a: GraphArgs) -> anyhow::Result<ExitCode> {
             }
             println!("}}");
         }
-        other => return Err(anyhow!("unknown --format {other:?}: expected json or dot")),
+        "stats" => {
+            let lines = text.lines().count();
+            println!(
+                "lines {lines} vertices {} parse+lower {:.3}s",
+                plan.graph.len(),
+                elapsed.as_secs_f64()
+            );
+        }
+        other => {
+            return Err(anyhow!(
+                "unknown --format {other:?}: expected json, dot or stats"
+            ))
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
