@@ -24,11 +24,14 @@ kinds = [
     lambda i: f"EXPOSE {1000 + i % 5000}/tcp",
 ]
 i = 1
+prev = "build"
 while len(out) - 1 < n:
-    # a new stage every 1000 instructions, copying from the previous one
+    # a new stage every 1000 instructions, copying from the previous one, so the target (the
+    # last stage) needs every stage and everything is lowered
     if i % 1000 == 0:
         out.append(f"FROM scratch AS s{i}")
-        out.append(f"COPY --from=build /app /app")
+        out.append(f"COPY --from={prev} /app /app")
+        prev = f"s{i}"
     else:
         out.append(kinds[i % len(kinds)](i))
     i += 1

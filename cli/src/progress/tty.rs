@@ -26,6 +26,38 @@ impl TtyRenderer {
     }
 }
 
+/// Columns of the terminal on stderr (80 when unknown).
+fn term_width() -> usize {
+    // SAFETY: TIOCGWINSZ fills a winsize struct we own.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+    if ok && ws.ws_col > 0 {
+        ws.ws_col as usize
+    } else {
+        80
+    }
+}
+
+/// `text` cut to `width` characters, with `…` when cut.
+fn fit(text: &str, width: usize) -> String {
+    let one_line = text.replace(['\n', '\t'], " ");
+    if one_line.chars().count() <= width {
+        return one_line;
+    }
+    let mut s: String = one_line.chars().take(width.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+/// ` => NAME ........ 1.2s`: the name cut to leave the time right-aligned on one line.
+fn done_line(prefix: &str, name: &str, time: &str) -> String {
+    let width = term_width().max(40);
+    let room = width.saturating_sub(prefix.len() + time.len() + 2);
+    let name = fit(name, room);
+    let pad = room.saturating_sub(name.chars().count());
+    format!("{prefix}{name}{} {time}", " ".repeat(pad + 1))
+}
+
 fn style() -> ProgressStyle {
     ProgressStyle::with_template(" {spinner:.cyan} {prefix} {msg} {elapsed:.dim}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
@@ -40,12 +72,12 @@ impl ProgressSink for TtyRenderer {
             Event::Started { vertex, name } => {
                 let pb = self.multi.add(ProgressBar::new_spinner());
                 pb.set_style(style());
-                pb.set_prefix(name.clone());
+                pb.set_prefix(fit(&name, term_width().saturating_sub(30).max(20)));
                 pb.enable_steady_tick(Duration::from_millis(120));
                 bars.insert(vertex, (pb, name));
             }
             Event::Cached { name, .. } => {
-                let _ = self.multi.println(format!(" => CACHED {name}"));
+                let _ = self.multi.println(done_line(" => CACHED ", &name, ""));
                 if let Ok(mut c) = self.counts.lock() {
                     c.1 += 1;
                 }
@@ -53,15 +85,14 @@ impl ProgressSink for TtyRenderer {
             Event::Log { vertex, data, .. } => {
                 if let Some((pb, _)) = bars.get(&vertex) {
                     if let Some(last) = data.lines().rev().find(|l| !l.trim().is_empty()) {
-                        let short: String = last.chars().take(80).collect();
-                        pb.set_message(format!("| {short}"));
+                        pb.set_message(format!("| {}", fit(last, 60)));
                     }
                 }
             }
             Event::Done { vertex, elapsed } => {
                 if let Some((pb, name)) = bars.remove(&vertex) {
                     pb.finish_and_clear();
-                    let _ = self.multi.println(format!(" => {name} {}", secs(elapsed)));
+                    let _ = self.multi.println(done_line(" => ", &name, &secs(elapsed)));
                 }
                 if let Ok(mut c) = self.counts.lock() {
                     c.0 += 1;
@@ -72,16 +103,32 @@ impl ProgressSink for TtyRenderer {
             } => {
                 if let Some((pb, name)) = bars.remove(&vertex) {
                     pb.finish_and_clear();
-                    let _ = self.multi.println(format!(" => ERROR {name}: {message}"));
+                    let _ = self.multi.println(done_line(" => ERROR ", &name, ""));
+                    let _ = self.multi.println(format!("    {message}"));
                 }
             }
             Event::Cancelled { vertex } => {
                 if let Some((pb, name)) = bars.remove(&vertex) {
                     pb.finish_and_clear();
-                    let _ = self.multi.println(format!(" => CANCELED {name}"));
+                    let _ = self.multi.println(done_line(" => CANCELED ", &name, ""));
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fits_and_aligns() {
+        assert_eq!(fit("short", 10), "short");
+        assert_eq!(fit("a long step name", 6), "a lon…");
+        assert_eq!(fit("two\nlines", 20), "two lines");
+        let l = done_line(" => ", &"x".repeat(500), "1.2s");
+        assert!(l.ends_with(" 1.2s"));
+        assert!(l.chars().count() <= term_width().max(40));
     }
 }
 
