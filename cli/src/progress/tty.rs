@@ -117,21 +117,6 @@ impl ProgressSink for TtyRenderer {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fits_and_aligns() {
-        assert_eq!(fit("short", 10), "short");
-        assert_eq!(fit("a long step name", 6), "a lon…");
-        assert_eq!(fit("two\nlines", 20), "two lines");
-        let l = done_line(" => ", &"x".repeat(500), "1.2s");
-        assert!(l.ends_with(" 1.2s"));
-        assert!(l.chars().count() <= term_width().max(40));
-    }
-}
-
 impl Renderer for TtyRenderer {
     fn finish(&self) {
         if let Ok(mut bars) = self.bars.lock() {
@@ -144,5 +129,20 @@ impl Renderer for TtyRenderer {
             "[+] Building {} ({done} steps run, {cached} cached)",
             secs(self.start.elapsed())
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fits_and_aligns() {
+        assert_eq!(fit("short", 10), "short");
+        assert_eq!(fit("a long step name", 6), "a lon…");
+        assert_eq!(fit("two\nlines", 20), "two lines");
+        let l = done_line(" => ", &"x".repeat(500), "1.2s");
+        assert!(l.ends_with(" 1.2s"));
+        assert!(l.chars().count() <= term_width().max(40));
     }
 }
