@@ -4,9 +4,6 @@
 use kiln_solver::VertexFailure;
 use std::fmt::Write;
 
-/// Lines of context shown around the failing instruction.
-const CONTEXT: usize = 2;
-
 /// The report shown before `ERROR: failed to solve: ...`.
 pub fn failure_detail(f: &VertexFailure, dockerfile_name: &str, dockerfile: &str) -> String {
     let mut out = String::new();
@@ -16,27 +13,13 @@ pub fn failure_detail(f: &VertexFailure, dockerfile_name: &str, dockerfile: &str
         let _ = writeln!(out, "{l}");
     }
     let _ = writeln!(out, "------");
-    let lines: Vec<&str> = dockerfile.lines().collect();
-    for loc in f
-        .locations
-        .iter()
-        .filter(|l| l.start_line >= 1 && l.start_line <= lines.len())
-    {
-        let end = loc.end_line.clamp(loc.start_line, lines.len());
-        let _ = writeln!(out, "{dockerfile_name}:{}", loc.start_line);
-        let _ = writeln!(out, "--------------------");
-        let from = loc.start_line.saturating_sub(CONTEXT).max(1);
-        let to = (end + CONTEXT).min(lines.len());
-        let width = to.to_string().len().max(3);
-        for n in from..=to {
-            let mark = if n >= loc.start_line && n <= end {
-                ">>>"
-            } else {
-                "   "
-            };
-            let _ = writeln!(out, " {n:>width$} | {mark} {}", lines[n - 1]);
+    for loc in &f.locations {
+        if let Some(excerpt) =
+            kiln_frontend::lint::source_excerpt(dockerfile, loc.start_line, loc.end_line)
+        {
+            let _ = writeln!(out, "{dockerfile_name}:{}", loc.start_line);
+            out.push_str(&excerpt);
         }
-        let _ = writeln!(out, "--------------------");
     }
     out
 }

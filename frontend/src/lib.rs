@@ -5,6 +5,7 @@
 pub mod ast;
 pub mod image;
 pub mod instructions;
+pub mod lint;
 pub mod lower;
 pub mod parser;
 pub mod shell;

@@ -49,6 +49,9 @@ pub struct BuildArgs {
     /// local store too
     #[arg(short = 'o', long)]
     output: Option<String>,
+    /// Check the Dockerfile against docker's build checks and build nothing
+    #[arg(long)]
+    check: bool,
     /// Maximum number of steps run at once (default: number of cores)
     #[arg(long, default_value_t = 0)]
     jobs: usize,
@@ -129,6 +132,9 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
         options,
         jobs: a.jobs,
     };
+    if a.check {
+        return super::check::run(root, &req);
+    }
     let kiln = super::open(root)?;
     let cancel = cancel::install();
     let mode = if a.quiet {
@@ -141,13 +147,10 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
     r.finish();
     match result {
         Ok(res) => {
-            for w in &res.warnings {
-                if w.rule.is_empty() {
-                    eprintln!("WARNING: {}", w.message);
-                } else {
-                    eprintln!("WARNING: {}: {} ({}:{})", w.rule, w.message, w.file, w.line);
-                }
+            for w in res.warnings.iter().filter(|w| w.rule.is_empty()) {
+                eprintln!("WARNING: {}", w.message);
             }
+            eprint!("{}", super::check::build_summary(&res.warnings));
             if let Some(spec) = &output {
                 super::output::write(&kiln, spec, &res.image.manifest_digest)?;
             }

@@ -1,6 +1,7 @@
 //! One module per group of `kiln` subcommands.
 
 pub mod build;
+pub mod check;
 pub mod containers;
 pub mod debug;
 pub mod images;

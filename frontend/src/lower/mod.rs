@@ -67,19 +67,18 @@ pub fn lower(
     let df = crate::parser::parse(dockerfile_text, &file).map_err(|e| {
         FrontendError::new(&e.file, e.line, e.column, e.message).with_source(dockerfile_text)
     })?;
+    crate::lint::check_syntax(&df, &file).map_err(|e| e.with_source(dockerfile_text))?;
     let commands =
         instructions::from_dockerfile(&df, &file).map_err(|e| e.with_source(dockerfile_text))?;
-    let mut l = Lowerer::new(opts, resolver, df.escape, commands)
+    // Lint after lowering, reading the images lowering resolved (no second lookup); the
+    // parser's empty-continuation findings are reported by the linter (NoEmptyContinuation).
+    let memo = crate::lint::MemoResolver::new(resolver);
+    let l = Lowerer::new(opts, &memo, df.escape, commands)
         .map_err(|e| e.with_source(dockerfile_text))?;
-    for w in &df.warnings {
-        l.warnings.push(Warning {
-            rule: String::new(),
-            message: w.message.clone(),
-            file: file.clone(),
-            line: w.line,
-        });
-    }
-    l.run().map_err(|e| e.with_source(dockerfile_text))
+    let mut plan = l.run().map_err(|e| e.with_source(dockerfile_text))?;
+    let lint = crate::lint::warnings_for_build(dockerfile_text, &df, opts, &memo)?;
+    plan.warnings.splice(0..0, lint);
+    Ok(plan)
 }
 
 /// A stage as written: its FROM and the instructions after it.
