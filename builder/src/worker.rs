@@ -119,8 +119,9 @@ impl KilnWorker {
             Mode::Copy => Rootfs::Dir(active.upper.clone()),
         };
         let mut mounts = Vec::new();
+        let mut keep = Vec::new();
         for m in op.mounts.iter().filter(|m| m.dest != "/") {
-            match self.mount_spec(m, inputs) {
+            match self.mount_spec(m, inputs, &mut keep) {
                 Ok(spec) => mounts.push(spec),
                 Err(e) => {
                     let _ = self.kiln.snapshots.abort(active);
@@ -164,6 +165,7 @@ impl KilnWorker {
             tail: Mutex::new(Tail::default()),
         };
         let result = self.runtime.run(&spec, Output::Sink(&sink), &ctx.cancelled);
+        drop(keep);
         let shown = shown_command(&op.meta.args);
         match result {
             Ok(0) => {
@@ -193,26 +195,40 @@ impl KilnWorker {
         }
     }
 
+    /// The runtime's mount for `m`; private copies it needs go to `keep`, to live until the
+    /// container is gone.
     fn mount_spec(
         &self,
         m: &kiln_solver::Mount,
         inputs: &[Ref],
+        keep: &mut Vec<tempfile::TempDir>,
     ) -> std::result::Result<MountSpec, WorkerError> {
         let kind = match &m.kind {
             MountKind::Bind => {
                 let input = m.input.map(|i| &inputs[i]);
                 return match input {
-                    Some(Ref::Context(c)) => Ok(MountSpec {
-                        source: safe_join(c.root(), &m.selector)?,
-                        dest: m.dest.clone(),
-                        kind: kiln_runtime::MountKind::Bind {
-                            readonly: m.readonly,
-                        },
-                    }),
-                    Some(Ref::Snapshot(s)) if m.selector.trim_matches('/').is_empty() => {
+                    Some(Ref::Context(c)) => {
+                        let b = crate::fileop::context_bind_source(
+                            &c.source_root(),
+                            &m.selector,
+                            !m.readonly,
+                            &self.kiln.tmp_dir(),
+                        )
+                        .map_err(|e| WorkerError::new(format!("bind mount {}: {e}", m.dest)))?;
+                        keep.extend(b.copy);
+                        Ok(MountSpec {
+                            source: b.path,
+                            dest: m.dest.clone(),
+                            kind: kiln_runtime::MountKind::Bind {
+                                readonly: m.readonly,
+                            },
+                        })
+                    }
+                    Some(Ref::Snapshot(s)) => {
                         let lowers = self.kiln.snapshots.lowers(s).map_err(werr)?;
                         Ok(MountSpec {
-                            source: PathBuf::new(),
+                            // The overlay kinds mount this path inside the stage's filesystem.
+                            source: PathBuf::from(&m.selector),
                             dest: m.dest.clone(),
                             kind: if m.readonly {
                                 kiln_runtime::MountKind::OverlayRo { lowers }
@@ -221,10 +237,6 @@ impl KilnWorker {
                             },
                         })
                     }
-                    Some(Ref::Snapshot(_)) => Err(WorkerError::new(format!(
-                        "bind mounts of a subdirectory ({}) of a stage are not supported yet",
-                        m.selector
-                    ))),
                     None | Some(Ref::Scratch) => Ok(MountSpec {
                         source: PathBuf::new(),
                         dest: m.dest.clone(),
@@ -232,14 +244,14 @@ impl KilnWorker {
                     }),
                 };
             }
-            MountKind::Cache { id, .. } => {
-                let dir = self
-                    .kiln
-                    .root
-                    .join("cache-mounts")
-                    .join(Digest::of(id.as_bytes()).hex());
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| WorkerError::new(format!("cache mount {id}: {e}")))?;
+            MountKind::Cache {
+                id, mode, uid, gid, ..
+            } => {
+                let from = m
+                    .input
+                    .map(|i| &inputs[i])
+                    .map(|r| (r, m.selector.as_str()));
+                let dir = self.cache_dir(id, *mode, *uid, *gid, from)?;
                 return Ok(MountSpec {
                     source: dir,
                     dest: m.dest.clone(),
@@ -265,6 +277,115 @@ impl KilnWorker {
             dest: m.dest.clone(),
             kind,
         })
+    }
+
+    /// The directory of cache mount `id`, made the first time: filled from `from` (a stage,
+    /// image or the context, and the path in it) when given, its top directory owned by `uid`
+    /// and `gid` with `mode` (by default root and 0755, or those of the `from` directory).
+    /// Like BuildKit, a cache with other creation settings is another cache.
+    fn cache_dir(
+        &self,
+        id: &str,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        from: Option<(&Ref, &str)>,
+    ) -> std::result::Result<PathBuf, WorkerError> {
+        let from_key = from.map(|(r, sel)| match r {
+            Ref::Scratch => format!("scratch:{sel}"),
+            Ref::Snapshot(s) => format!("snapshot:{}:{sel}", s.0),
+            Ref::Context(_) => format!("context:{sel}"),
+        });
+        let key = match (mode, uid, gid, &from_key) {
+            (None, None, None, None) => id.to_string(),
+            _ => format!("{id}\0{mode:?}\0{uid:?}\0{gid:?}\0{from_key:?}"),
+        };
+        let parent = self.kiln.root.join("cache-mounts");
+        let dir = parent.join(Digest::of(key.as_bytes()).hex());
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+        let fail = |what: &str, e: std::io::Error| {
+            WorkerError::new(format!("cache mount {id}: {what} {}: {e}", dir.display()))
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| fail("create the parent of", e))?;
+        // Made aside then renamed into place, so a concurrent build never sees it half-made.
+        let fresh = tempfile::Builder::new()
+            .prefix("new-")
+            .tempdir_in(&parent)
+            .map_err(|e| fail("create a directory next to", e))?;
+        let seeded = match from {
+            Some((r, sel)) => self.seed_cache(fresh.path(), r, sel)?,
+            None => None,
+        };
+        let (base_uid, base_gid, base_mode) = seeded.unwrap_or((0, 0, 0o755));
+        rustix::fs::chown(
+            fresh.path(),
+            Some(rustix::fs::Uid::from_raw(uid.unwrap_or(base_uid))),
+            Some(rustix::fs::Gid::from_raw(gid.unwrap_or(base_gid))),
+        )
+        .map_err(|e| fail("chown", e.into()))?;
+        std::fs::set_permissions(
+            fresh.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(mode.unwrap_or(base_mode) & 0o7777),
+        )
+        .map_err(|e| fail("chmod", e))?;
+        match std::fs::rename(fresh.path(), &dir) {
+            // `fresh` is gone from its path now; dropping it finds nothing to remove.
+            Ok(()) => Ok(dir),
+            Err(_) if dir.is_dir() => Ok(dir),
+            Err(e) => Err(fail("create", e)),
+        }
+    }
+
+    /// Copy the directory `sel` of `from` into the new cache directory `dir`; returns the
+    /// owner and mode of `sel` (`None` when `from` is empty).
+    fn seed_cache(
+        &self,
+        dir: &Path,
+        from: &Ref,
+        sel: &str,
+    ) -> std::result::Result<Option<(u32, u32, u32)>, WorkerError> {
+        let copy = |root: crate::fileop::SourceRoot| {
+            let fail = |e: &dyn std::fmt::Display| {
+                WorkerError::new(format!("cache mount source {sel}: {e}"))
+            };
+            let top = crate::fileop::rootpath::resolve_in_root(&root.root, sel, true)
+                .map_err(|e| fail(&e))?;
+            let meta = std::fs::metadata(&top).map_err(|e| fail(&e))?;
+            let action = FileAction::Copy(kiln_solver::CopyAction {
+                src_input: 1,
+                src: sel.to_string(),
+                dest: "/".into(),
+                owner: None,
+                mode: None,
+                follow_symlinks: true,
+                dir_copy_contents: true,
+                attempt_unpack: false,
+                create_dest_path: true,
+                allow_wildcard: false,
+                allow_empty_wildcard: false,
+                exclude_patterns: Vec::new(),
+                parents: false,
+                mtime: None,
+            });
+            crate::fileop::apply_actions(dir, &[root], &[action], &Default::default())
+                .map_err(|e| fail(&e))?;
+            use std::os::unix::fs::MetadataExt;
+            Ok(Some((meta.uid(), meta.gid(), meta.mode() & 0o7777)))
+        };
+        match from {
+            Ref::Scratch => Ok(None),
+            Ref::Context(c) => copy(c.source_root()),
+            Ref::Snapshot(s) => self
+                .kiln
+                .snapshots
+                .with_mounted(Some(s), |p| {
+                    copy(crate::fileop::SourceRoot::new(p.to_path_buf()))
+                })
+                .map_err(werr)
+                .and_then(|r| r),
+        }
     }
 
     fn file(&self, op: &FileOp, inputs: &[Ref]) -> std::result::Result<Ref, WorkerError> {
@@ -359,23 +480,6 @@ fn werr(e: impl std::fmt::Display) -> WorkerError {
     WorkerError::new(e.to_string())
 }
 
-/// Join `sub` (absolute or relative, inside the root) to `root` without leaving it lexically.
-fn safe_join(root: &Path, sub: &str) -> std::result::Result<PathBuf, WorkerError> {
-    let mut out = root.to_path_buf();
-    for part in sub.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                return Err(WorkerError::new(format!(
-                    "path {sub:?} leaves the build context"
-                )))
-            }
-            p => out.push(p),
-        }
-    }
-    Ok(out)
-}
-
 /// How BuildKit shows a failed command: `/bin/sh -c make`.
 fn shown_command(args: &[String]) -> String {
     args.join(" ")
@@ -468,8 +572,16 @@ impl Worker for KilnWorker {
                 }
             }
         }
+        // `**` spans directories in `--parents` sources: key on everything it can reach.
+        let mut selectors = selectors.to_vec();
+        for s in selectors.clone() {
+            selectors.extend(
+                crate::fileop::double_star_selectors(&ctx.source_root(), &s)
+                    .map_err(|e| WorkerError::new(e.to_string()))?,
+            );
+        }
         let d = ctx
-            .content_digest(selectors, &excludes)
+            .content_digest(&selectors, &excludes)
             .map_err(|e| WorkerError::new(e.to_string()))?;
         Digest::parse(&d)
             .map(Some)

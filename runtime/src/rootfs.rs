@@ -6,6 +6,7 @@
 //! upper layer except what is unavoidable (mount points missing in a `Dir` rootfs, or below a symlink).
 
 use crate::error::{IoContext, Result};
+use crate::mounts::Prepared;
 use crate::overlay::{mount_overlay, UpperWork};
 use crate::paths::secure_join;
 use crate::spec::{ContainerSpec, MountKind, MountSpec, Rootfs};
@@ -43,8 +44,15 @@ pub fn setup(spec: &ContainerSpec, state_dir: &Path) -> Result<()> {
         None,
     )?;
     let state = mount_state(state_dir)?;
+    let scratch = |i: usize| state.scratch.join(i.to_string());
+    let prepared = spec
+        .mounts
+        .iter()
+        .enumerate()
+        .map(|(i, m)| mounts::prepare(m, &scratch(i)))
+        .collect::<Result<Vec<_>>>()?;
     write_etc_files(spec, &state.files)?;
-    mount_rootfs(spec, &state)?;
+    mount_rootfs(spec, &state, &prepared)?;
     let root = &state.root;
     kernelfs::mount_proc(root)?;
     kernelfs::mount_dev(root)?;
@@ -60,8 +68,8 @@ pub fn setup(spec: &ContainerSpec, state_dir: &Path) -> Result<()> {
             None,
         )?;
     }
-    for (i, m) in spec.mounts.iter().enumerate() {
-        mounts::mount_extra(root, m, &state.scratch.join(i.to_string()))?;
+    for (i, (m, p)) in spec.mounts.iter().zip(&prepared).enumerate() {
+        mounts::mount_extra(root, m, p, &scratch(i))?;
     }
     pivot(root)
 }
@@ -108,7 +116,7 @@ fn write_etc_files(spec: &ContainerSpec, files: &Path) -> Result<()> {
 }
 
 /// Mount the root filesystem on `state.root`.
-fn mount_rootfs(spec: &ContainerSpec, state: &State) -> Result<()> {
+fn mount_rootfs(spec: &ContainerSpec, state: &State, prepared: &[Prepared]) -> Result<()> {
     match &spec.rootfs {
         Rootfs::Dir(dir) => {
             sys::mount(
@@ -124,7 +132,7 @@ fn mount_rootfs(spec: &ContainerSpec, state: &State) -> Result<()> {
             upper,
             work,
         } => {
-            make_stubs(spec, &state.stubs)?;
+            make_stubs(spec, prepared, &state.stubs)?;
             let mut layers = lowers.clone();
             layers.push(state.stubs.clone());
             let rw = UpperWork { upper, work };
@@ -136,11 +144,11 @@ fn mount_rootfs(spec: &ContainerSpec, state: &State) -> Result<()> {
 
 /// Create, in the stub layer, every mount point the runtime will need, so that the overlay shows
 /// them without anything being written to the upper dir.
-fn make_stubs(spec: &ContainerSpec, stubs: &Path) -> Result<()> {
+fn make_stubs(spec: &ContainerSpec, prepared: &[Prepared], stubs: &Path) -> Result<()> {
     let mut dirs: Vec<String> = vec!["/proc".into(), "/dev".into(), "/sys".into(), "/etc".into()];
     let mut files: Vec<String> = ETC_FILES.iter().map(|f| format!("/etc/{f}")).collect();
-    for m in &spec.mounts {
-        if source_is_file(m) {
+    for (m, p) in spec.mounts.iter().zip(prepared) {
+        if p.is_file {
             files.push(m.dest.clone());
         } else {
             dirs.push(m.dest.clone());

@@ -49,7 +49,8 @@ pub enum Rootfs {
 /// One extra mount.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MountSpec {
-    /// The host path (ignored for [`MountKind::Tmpfs`] and the overlay kinds).
+    /// The host path for [`MountKind::Bind`]; for the overlay kinds, the path inside the overlay
+    /// to mount (empty or `/`: the whole overlay); ignored for [`MountKind::Tmpfs`].
     pub source: PathBuf,
     /// Absolute path inside the container; symlinks in it resolve inside the rootfs.
     pub dest: String,

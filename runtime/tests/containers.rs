@@ -492,3 +492,48 @@ fn cancel_during_setup_or_before_start_reports_a_kill() {
     });
     assert_eq!(result.unwrap(), 137);
 }
+
+#[test]
+fn overlay_mounts_of_a_path_inside_the_layers() {
+    let bb = require_env!();
+    let f = Fixture::new(&bb);
+    let (a, b) = (f.path("sa"), f.path("sb"));
+    std::fs::create_dir_all(a.join("data")).unwrap();
+    std::fs::create_dir_all(b.join("data")).unwrap();
+    std::fs::write(a.join("data/top"), "a\n").unwrap();
+    std::fs::write(b.join("data/bottom"), "b\n").unwrap();
+    std::fs::write(b.join("outside"), "o\n").unwrap();
+    // A symlink in the layers resolves inside them, not on the host.
+    std::os::unix::fs::symlink("/data/bottom", a.join("link")).unwrap();
+    let mut spec = f.sh(
+        "ls /sub; cat /file; touch /sub/new 2>/dev/null && echo wrote-ro; \
+         echo s > /scr/new && cat /scr/new; test -e /scr/outside || echo no-outside",
+    );
+    let mount = |src: &str, dest: &str, ro: bool| MountSpec {
+        source: PathBuf::from(src),
+        dest: dest.into(),
+        kind: if ro {
+            MountKind::OverlayRo {
+                lowers: vec![a.clone(), b.clone()],
+            }
+        } else {
+            MountKind::OverlayScratch {
+                lowers: vec![a.clone(), b.clone()],
+            }
+        },
+    };
+    spec.mounts = vec![
+        mount("/data", "/sub", true),
+        mount("/link", "/file", true),
+        mount("data/", "/scr", false),
+    ];
+    assert_eq!(run_ok(&spec), "bottom\ntop\nb\ns\nno-outside\n");
+    assert!(!a.join("data/new").exists() && !b.join("data/new").exists());
+
+    spec.mounts = vec![mount("/missing", "/sub", true)];
+    let err = run(&spec).0.unwrap_err().to_string();
+    assert!(
+        err.contains("/missing") && err.contains("does not exist"),
+        "{err}"
+    );
+}

@@ -2,6 +2,7 @@
 
 use super::chmod::ModeSpec;
 use super::copy::{copy_tree, mkdir_all_in_root, CopyCtx};
+use super::doublestar::{double_star_matches, has_double_star};
 use super::owner::resolve_owner;
 use super::rootpath::resolve_in_root;
 use super::unpack::try_unpack;
@@ -203,8 +204,12 @@ fn copy_action(
     };
     let ignore = src.ignore.as_deref();
     let wildcard = a.allow_wildcard && has_wildcard(&a.src);
-    let mut matches = resolve_matches(&src.root, &a.src, wildcard, ignore)
-        .map_err(|e| FileOpError::BadPattern(e.to_string()))?;
+    let mut matches = if a.parents && wildcard && has_double_star(&a.src) {
+        double_star_matches(&src.root, &a.src, ignore)?
+    } else {
+        resolve_matches(&src.root, &a.src, wildcard, ignore)
+            .map_err(|e| FileOpError::BadPattern(e.to_string()))?
+    };
     if let Some(ex) = &excludes {
         matches.retain(|m| {
             let base = m.rsplit('/').next().unwrap_or("");
@@ -293,10 +298,19 @@ fn copy_action(
                 a.mtime,
             )?;
         }
+        // Ignore rules see the path the source resolved to (a symlink may lead elsewhere in
+        // the context): what BuildKit's transferred context would hold there.
+        let real_rel = src_host
+            .strip_prefix(&src.root)
+            .map(|r| r.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| m.clone());
+        if real_rel != *m && !src_meta.is_dir() && ignore.is_some_and(|ig| ig.matches(&real_rel)) {
+            return Err(FileOpError::NotFound(format!("/{m}")));
+        }
         copy_tree(
             &mut cx,
             &src_host,
-            m,
+            &real_rel,
             "",
             &dst,
             src_is_dir && a.dir_copy_contents,

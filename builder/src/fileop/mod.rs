@@ -7,8 +7,10 @@
 //! within `dest_root`.
 
 mod actions;
+mod bindsource;
 pub mod chmod;
 mod copy;
+mod doublestar;
 pub mod owner;
 pub mod rootpath;
 mod unpack;
@@ -100,3 +102,5 @@ impl FileOpError {
 }
 
 pub use actions::apply_actions;
+pub use bindsource::{context_bind_source, BindSource};
+pub use doublestar::double_star_selectors;
