@@ -59,6 +59,32 @@ pub fn human_age(created: Option<&str>) -> String {
     format!("{d} ago")
 }
 
+/// Columns aligned like docker's tabwriter output: every column but the last as wide as its
+/// widest cell plus three spaces.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let n = header.len();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate().take(n) {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for r in std::iter::once(&header).chain(rows.iter()) {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate().take(n) {
+            line.push_str(c);
+            if i + 1 < n {
+                line.push_str(&" ".repeat(widths[i] - c.chars().count() + 3));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// The 12-hex-character short ID of a digest.
 pub fn short_id(digest: &str) -> String {
     digest
@@ -131,6 +157,15 @@ mod tests {
         assert_eq!(human_size(4_260_000), "4.26MB");
         assert_eq!(human_size(12_300_000), "12.3MB");
         assert_eq!(human_size(123_000_000), "123MB");
+    }
+
+    #[test]
+    fn tables_align_on_the_widest_cell() {
+        let t = table(
+            &["A", "BB", "C"],
+            &[vec!["long-value".into(), "x".into(), "end".into()]],
+        );
+        assert_eq!(t, "A            BB   C\nlong-value   x    end\n");
     }
 
     #[test]

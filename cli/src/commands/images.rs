@@ -1,6 +1,6 @@
 //! `kiln images`, `tag`, `rmi`, `inspect`, `history`.
 
-use crate::format::{human_age, human_size, render_template, short_id};
+use crate::format::{human_age, human_size, render_template, short_id, table};
 use anyhow::{anyhow, bail};
 use kiln_builder::store::{ImageRecord, Reference};
 use serde_json::{json, Value};
@@ -283,10 +283,7 @@ pub fn history(root: &Path, a: HistoryArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:<15}{:<18}{:<46}{:<10}COMMENT",
-        "IMAGE", "CREATED", "CREATED BY", "SIZE"
-    );
+    let mut table_rows = Vec::new();
     for (i, (created, by, size, comment)) in rows.into_iter().enumerate() {
         let img = if i == 0 {
             id.clone()
@@ -304,7 +301,14 @@ pub fn history(root: &Path, a: HistoryArgs) -> anyhow::Result<ExitCode> {
         } else {
             (created.unwrap_or_default(), size.to_string())
         };
-        println!("{img:<15}{created:<18}{by:<46}{size:<10}{comment}");
+        table_rows.push(vec![img, created, by, size, comment]);
     }
+    print!(
+        "{}",
+        table(
+            &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+            &table_rows
+        )
+    );
     Ok(ExitCode::SUCCESS)
 }
