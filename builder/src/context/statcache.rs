@@ -1,14 +1,13 @@
 //! A persistent stat cache: (relative path, size, mtime, inode, ctime) → content sha256, so an
 //! unchanged context is not re-read. A missing or corrupt cache file is treated as empty.
 
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// The stat fields that must all be unchanged for a cached digest to be reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatKey {
     pub size: u64,
     pub mtime_ns: i64,
@@ -34,61 +33,104 @@ impl StatKey {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 struct Entry {
     key: StatKey,
-    sha256: String,
+    sha256: [u8; 32],
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct OnDisk {
-    version: u32,
-    entries: HashMap<String, Entry>,
-}
-
-const VERSION: u32 = 1;
+/// File layout: `MAGIC`, then per entry: path length (u32 LE), path bytes, size, mtime_ns,
+/// ino, ctime_ns (8 bytes LE each), sha256 (32 bytes). Binary because a large context has tens
+/// of thousands of entries and this file is read on every build.
+const MAGIC: &[u8; 8] = b"KILNSC02";
 
 /// The in-memory cache bound to its file.
 #[derive(Debug)]
 pub struct StatCache {
     file: PathBuf,
-    data: OnDisk,
+    entries: HashMap<String, Entry>,
     dirty: bool,
+}
+
+/// Parse the file's bytes; `None` for anything malformed.
+fn decode(bytes: &[u8]) -> Option<HashMap<String, Entry>> {
+    let mut rest = bytes.strip_prefix(MAGIC.as_slice())?;
+    let mut out = HashMap::new();
+    fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        if rest.len() < n {
+            return None;
+        }
+        let (a, b) = rest.split_at(n);
+        *rest = b;
+        Some(a)
+    }
+    fn u64_of(rest: &mut &[u8]) -> Option<u64> {
+        Some(u64::from_le_bytes(take(rest, 8)?.try_into().ok()?))
+    }
+    while !rest.is_empty() {
+        let len = u32::from_le_bytes(take(&mut rest, 4)?.try_into().ok()?) as usize;
+        let path = std::str::from_utf8(take(&mut rest, len)?).ok()?.to_string();
+        let key = StatKey {
+            size: u64_of(&mut rest)?,
+            mtime_ns: u64_of(&mut rest)? as i64,
+            ino: u64_of(&mut rest)?,
+            ctime_ns: u64_of(&mut rest)? as i64,
+        };
+        let sha256: [u8; 32] = take(&mut rest, 32)?.try_into().ok()?;
+        out.insert(path, Entry { key, sha256 });
+    }
+    Some(out)
+}
+
+fn encode(entries: &HashMap<String, Entry>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MAGIC.len() + entries.len() * 96);
+    out.extend_from_slice(MAGIC);
+    for (path, e) in entries {
+        out.extend_from_slice(&(path.len() as u32).to_le_bytes());
+        out.extend_from_slice(path.as_bytes());
+        for v in [
+            e.key.size,
+            e.key.mtime_ns as u64,
+            e.key.ino,
+            e.key.ctime_ns as u64,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&e.sha256);
+    }
+    out
 }
 
 impl StatCache {
     /// Loads `file`; anything unreadable or malformed gives an empty cache.
     pub fn load(file: PathBuf) -> StatCache {
-        let data = std::fs::read(&file)
+        let entries = std::fs::read(&file)
             .ok()
-            .and_then(|b| serde_json::from_slice::<OnDisk>(&b).ok())
-            .filter(|d| d.version == VERSION)
-            .unwrap_or(OnDisk {
-                version: VERSION,
-                entries: HashMap::new(),
-            });
+            .and_then(|b| decode(&b))
+            .unwrap_or_default();
         StatCache {
             file,
-            data,
+            entries,
             dirty: false,
         }
     }
 
     /// The cached sha256 (hex) of `rel` if its stat key is unchanged.
     pub fn get(&self, rel: &str, key: &StatKey) -> Option<String> {
-        self.data
-            .entries
+        self.entries
             .get(rel)
             .filter(|e| e.key == *key)
-            .map(|e| e.sha256.clone())
+            .map(|e| hex::encode(e.sha256))
     }
 
-    /// Records a freshly computed digest.
+    /// Records a freshly computed digest (64 hex characters; anything else is not cached).
     pub fn put(&mut self, rel: &str, key: StatKey, sha256: String) {
-        self.data
-            .entries
-            .insert(rel.to_string(), Entry { key, sha256 });
-        self.dirty = true;
+        let mut raw = [0u8; 32];
+        if hex::decode_to_slice(&sha256, &mut raw).is_ok() {
+            self.entries
+                .insert(rel.to_string(), Entry { key, sha256: raw });
+            self.dirty = true;
+        }
     }
 
     /// Writes the cache back (atomically) if it changed.
@@ -99,9 +141,8 @@ impl StatCache {
         if let Some(parent) = self.file.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let bytes = serde_json::to_vec(&self.data).map_err(std::io::Error::other)?;
         let tmp = tmp_name(&self.file);
-        std::fs::write(&tmp, bytes)?;
+        std::fs::write(&tmp, encode(&self.entries))?;
         std::fs::rename(&tmp, &self.file)?;
         self.dirty = false;
         Ok(())
@@ -115,4 +156,41 @@ fn tmp_name(file: &Path) -> PathBuf {
         .unwrap_or_default();
     name.push(format!(".tmp{}", std::process::id()));
     file.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u64) -> StatKey {
+        StatKey {
+            size: n,
+            mtime_ns: -(n as i64),
+            ino: n * 7,
+            ctime_ns: n as i64 * 3,
+        }
+    }
+
+    #[test]
+    fn round_trips_and_rejects_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cache");
+        let mut c = StatCache::load(file.clone());
+        let sha = "ab".repeat(32);
+        c.put("a/b.txt", key(1), sha.clone());
+        c.put("ünïcode", key(2), "cd".repeat(32));
+        c.put("bad", key(3), "not hex".into());
+        c.save().unwrap();
+        let c = StatCache::load(file.clone());
+        assert_eq!(c.get("a/b.txt", &key(1)), Some(sha));
+        assert_eq!(c.get("ünïcode", &key(2)), Some("cd".repeat(32)));
+        assert_eq!(c.get("a/b.txt", &key(9)), None, "a changed stat misses");
+        assert_eq!(c.get("bad", &key(3)), None);
+        // Truncated or foreign files load as empty.
+        let bytes = std::fs::read(&file).unwrap();
+        std::fs::write(&file, &bytes[..bytes.len() - 5]).unwrap();
+        assert_eq!(StatCache::load(file.clone()).get("a/b.txt", &key(1)), None);
+        std::fs::write(&file, b"{\"version\":1}").unwrap();
+        assert_eq!(StatCache::load(file).get("a/b.txt", &key(1)), None);
+    }
 }

@@ -79,11 +79,13 @@ fn walk_dir(
     pending: &mut Vec<WalkEntry>,
     cb: &mut dyn FnMut(&WalkEntry) -> io::Result<WalkControl>,
 ) -> io::Result<Option<String>> {
-    let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.file_name()))
+    // `DirEntry::metadata` stats relative to the open directory (and does not follow
+    // symlinks), which saves a path lookup per file on large contexts.
+    let mut entries: Vec<(std::ffi::OsString, std::fs::Metadata)> = std::fs::read_dir(dir)?
+        .map(|e| e.and_then(|e| Ok((e.file_name(), e.metadata()?))))
         .collect::<io::Result<_>>()?;
-    names.sort();
-    for name in names {
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, meta) in entries {
         let path = dir.join(&name);
         let name = name.to_string_lossy();
         let rel = if rel_dir.is_empty() {
@@ -91,7 +93,6 @@ fn walk_dir(
         } else {
             format!("{rel_dir}/{name}")
         };
-        let meta = std::fs::symlink_metadata(&path)?;
         let is_dir = meta.is_dir();
         let (keep, below) = filter.judge(&rel, is_dir);
         let entry = WalkEntry {
