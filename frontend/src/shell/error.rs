@@ -34,6 +34,9 @@ pub enum ExpandError {
     /// `${…${…}…}` nested deeper than kiln accepts.
     #[error("variable substitutions nested more than {0} deep")]
     TooDeep(usize),
+    /// The result would be longer than the limit (bytes).
+    #[error("expansion result longer than {0} bytes")]
+    TooLong(usize),
     /// A nested word ran to the end of input before `stop`.
     #[error("unexpected end of statement while looking for matching {0}")]
     Unterminated(char),

@@ -94,6 +94,11 @@ struct Scan<'a> {
 /// How deeply `${V:-${W:-…}}` may nest (guards the stack against hostile input).
 const MAX_DEPTH: usize = 100;
 
+/// The longest expansion result accepted, in bytes: bounds what `$A$A…` chains and
+/// `${V//p/$V}` can build from a small Dockerfile (Linux refuses single exec strings over
+/// 128 KiB anyway).
+pub const MAX_WORD_LEN: usize = 1 << 20;
+
 /// Special parameters: expand to nothing in a Dockerfile.
 fn is_special_param(c: char) -> bool {
     matches!(c, '@' | '*' | '#' | '?' | '-' | '$' | '!' | '0')
@@ -185,6 +190,9 @@ impl<'a> Scan<'a> {
                     }
                 }
             }
+            if result.len() > MAX_WORD_LEN {
+                return Err(ExpandError::TooLong(MAX_WORD_LEN));
+            }
         }
         if let (Some(stop), false) = (stop, found) {
             return Err(ExpandError::Unterminated(stop));
@@ -228,7 +236,12 @@ impl<'a> Scan<'a> {
                     }
                     return Ok(out);
                 }
-                Some('$') => out.push_str(&self.dollar()?),
+                Some('$') => {
+                    out.push_str(&self.dollar()?);
+                    if out.len() > MAX_WORD_LEN {
+                        return Err(ExpandError::TooLong(MAX_WORD_LEN));
+                    }
+                }
                 Some(c) => {
                     self.pos += 1;
                     if c == self.lexer.escape {
@@ -391,7 +404,9 @@ impl<'a> Scan<'a> {
                 let replacement = self.braced_word()?;
                 let pattern = Pattern::new(&pattern_text, self.lexer.escape);
                 let value = self.get_env(&name, true).unwrap_or_default();
-                Ok(pattern.replace(&value, &replacement, all))
+                pattern
+                    .replace(&value, &replacement, all, MAX_WORD_LEN)
+                    .ok_or(ExpandError::TooLong(MAX_WORD_LEN))
             }
             other => Err(ExpandError::UnsupportedModifier(other.to_string())),
         }

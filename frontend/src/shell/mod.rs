@@ -10,7 +10,7 @@ mod words;
 
 pub use env::Env;
 pub use error::ExpandError;
-pub use lexer::{Lexer, WordInfo};
+pub use lexer::{Lexer, WordInfo, MAX_WORD_LEN};
 
 #[cfg(test)]
 mod tests;

@@ -135,3 +135,46 @@ fn deep_nesting_is_an_error_not_a_crash() {
     assert_eq!(word(&text).unwrap_err(), ExpandError::TooDeep(100));
     assert_eq!(word("${A:-${B:-${C:-z}}}").unwrap(), "z");
 }
+
+/// Fuzzing work (hand-made `lower` input): `ENV A=$A$A$A$A` repeated grew exponentially.
+#[test]
+fn doubling_chains_hit_the_length_limit() {
+    let lx = Lexer::default();
+    let mut env: BTreeMap<String, String> = [("A".to_string(), "0123456789".to_string())].into();
+    let mut steps = 0;
+    let err = loop {
+        match lx.process_word("$A$A\"$A\"${A:-}", &env) {
+            Ok(v) => {
+                env.insert("A".into(), v);
+                steps += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, ExpandError::TooLong(MAX_WORD_LEN));
+    assert_eq!(steps, 8);
+    assert!(env["A"].len() <= MAX_WORD_LEN);
+    assert_eq!(
+        err.to_string(),
+        format!("expansion result longer than {MAX_WORD_LEN} bytes")
+    );
+}
+
+/// Fuzzing work (hand-made `expand` input): `${V//?/$V}` squares the length of `V`.
+#[test]
+fn quadratic_replacement_hits_the_length_limit() {
+    let env: BTreeMap<String, String> = [("V".to_string(), "v".repeat(2000))].into();
+    let lx = Lexer::default();
+    assert_eq!(
+        lx.process_word("${V//?/$V}", &env),
+        Err(ExpandError::TooLong(MAX_WORD_LEN))
+    );
+    assert_eq!(
+        lx.process_words("\"${V//?/$V}\"", &env),
+        Err(ExpandError::TooLong(MAX_WORD_LEN))
+    );
+    assert_eq!(
+        lx.process_word("${V//?/x}", &env).unwrap(),
+        "x".repeat(2000)
+    );
+}
