@@ -28,6 +28,19 @@ const FORWARDED: &[libc::c_int] = &[
 /// In PID 1: the pid of the command, for signal forwarding.
 static COMMAND_PID: AtomicI32 = AtomicI32::new(0);
 
+/// The set of [`FORWARDED`] signals.
+fn forwarded_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set; sigaddset takes valid signal numbers.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in FORWARDED {
+            libc::sigaddset(&mut set, *sig);
+        }
+        set
+    }
+}
+
 /// In PID 1: pass a signal on to the command.
 extern "C" fn forward_signal(sig: libc::c_int) {
     let pid = COMMAND_PID.load(Ordering::SeqCst);
@@ -63,6 +76,11 @@ pub(crate) fn init_main(
     unsafe { libc::umask(0o022) };
     let exec = prepare_exec(spec)?;
     let (exec_r, exec_w) = sys::pipe_cloexec().ctx(|| "create the exec status pipe".to_string())?;
+    // Hold the forwarded signals until their handlers are in place: PID 1 drops a signal it has
+    // no handler for, and a fast command may signal it before the handlers are installed.
+    let forwarded = forwarded_set();
+    // SAFETY: valid signal sets; PID 1 is single-threaded.
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &forwarded, std::ptr::null_mut()) };
     // SAFETY: PID 1 is single-threaded (forked from the single-threaded helper).
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -73,6 +91,8 @@ pub(crate) fn init_main(
     }
     if pid == 0 {
         drop(exec_r);
+        // SAFETY: as above; the command starts with no signal blocked.
+        unsafe { libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut()) };
         let err = exec_command(&exec);
         let arg0 = spec.args.first().map(String::as_str).unwrap_or("");
         sys::write_all_fd(
@@ -89,6 +109,9 @@ pub(crate) fn init_main(
             forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
         );
     }
+    // Signals that arrived meanwhile are delivered now, to the handlers.
+    // SAFETY: valid signal set.
+    unsafe { libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut()) };
     drop(exec_w);
     let mut msg = Vec::new();
     let mut exec_r = exec_r;
