@@ -28,4 +28,13 @@ if [ "${KILN_SKIP_LINT:-0}" != 1 ]; then
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets --quiet -- -D warnings
 fi
-cargo test --workspace --no-fail-fast 2>&1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite (cargo's last line is a crate's doc-tests, often 0).
+sed -nE 's/^test result: [A-Za-z]+\. ([0-9]+) passed; ([0-9]+) failed; ([0-9]+) ignored.*/\1 \2 \3/p' "$log" |
+  awk '{p += $1; f += $2; i += $3} END {printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}'
+exit "$status"
