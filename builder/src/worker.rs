@@ -353,22 +353,7 @@ impl KilnWorker {
             let top = crate::fileop::rootpath::resolve_in_root(&root.root, sel, true)
                 .map_err(|e| fail(&e))?;
             let meta = std::fs::metadata(&top).map_err(|e| fail(&e))?;
-            let action = FileAction::Copy(kiln_solver::CopyAction {
-                src_input: 1,
-                src: sel.to_string(),
-                dest: "/".into(),
-                owner: None,
-                mode: None,
-                follow_symlinks: true,
-                dir_copy_contents: true,
-                attempt_unpack: false,
-                create_dest_path: true,
-                allow_wildcard: false,
-                allow_empty_wildcard: false,
-                exclude_patterns: Vec::new(),
-                parents: false,
-                mtime: None,
-            });
+            let action = FileAction::Copy(kiln_solver::CopyAction::plain(1, sel, "/"));
             crate::fileop::apply_actions(dir, &[root], &[action], &Default::default())
                 .map_err(|e| fail(&e))?;
             use std::os::unix::fs::MetadataExt;

@@ -240,6 +240,29 @@ pub struct CopyAction {
     pub mtime: Option<i64>,
 }
 
+impl CopyAction {
+    /// A plain copy of `src` (from input `src_input`) to `dest`: symlinks followed, directory
+    /// contents copied, missing parents created, no wildcards, owners and modes kept.
+    pub fn plain(src_input: usize, src: impl Into<String>, dest: impl Into<String>) -> CopyAction {
+        CopyAction {
+            src_input,
+            src: src.into(),
+            dest: dest.into(),
+            owner: None,
+            mode: None,
+            follow_symlinks: true,
+            dir_copy_contents: true,
+            attempt_unpack: false,
+            create_dest_path: true,
+            allow_wildcard: false,
+            allow_empty_wildcard: false,
+            exclude_patterns: Vec::new(),
+            parents: false,
+            mtime: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeOp {}
 

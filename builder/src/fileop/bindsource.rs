@@ -67,22 +67,7 @@ pub fn context_bind_source(
     }
     let name = if meta.is_dir() { "dir" } else { "file" };
     let dest = format!("/{name}{}", if meta.is_dir() { "/" } else { "" });
-    let action = FileAction::Copy(CopyAction {
-        src_input: 1,
-        src: format!("/{rel}"),
-        dest,
-        owner: None,
-        mode: None,
-        follow_symlinks: true,
-        dir_copy_contents: true,
-        attempt_unpack: false,
-        create_dest_path: true,
-        allow_wildcard: false,
-        allow_empty_wildcard: false,
-        exclude_patterns: Vec::new(),
-        parents: false,
-        mtime: None,
-    });
+    let action = FileAction::Copy(CopyAction::plain(1, format!("/{rel}"), dest));
     apply_actions(
         tmp.path(),
         std::slice::from_ref(src),
