@@ -269,20 +269,7 @@ impl Lowerer<'_> {
             } else {
                 body
             };
-            let scratch = self.scratch_vertex();
-            let op = Op::File(FileOp {
-                actions: vec![FileAction::Mkfile {
-                    path: format!("/{}", h.name),
-                    mode: 0o644,
-                    data: data.into_bytes(),
-                    owner: None,
-                }],
-            });
-            let meta = VertexMeta {
-                name: "[internal] preparing inline document".into(),
-                ..Default::default()
-            };
-            let doc = self.graph.add(op, &[scratch], meta);
+            let doc = self.inline_document(&h.name, 0o644, data);
             actions.push(FileAction::Copy(plain(
                 input_of(doc, &mut inputs),
                 format!("/{}", h.name),

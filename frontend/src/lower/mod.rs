@@ -358,6 +358,25 @@ impl<'a> Lowerer<'a> {
             },
         )
     }
+
+    /// A heredoc body as the file `/NAME` (mode `mode`) alone over scratch, for COPY to copy
+    /// from or RUN to mount.
+    pub fn inline_document(&mut self, name: &str, mode: u32, data: String) -> VertexId {
+        let scratch = self.scratch_vertex();
+        let op = Op::File(kiln_solver::FileOp {
+            actions: vec![kiln_solver::FileAction::Mkfile {
+                path: format!("/{name}"),
+                mode,
+                data: data.into_bytes(),
+                owner: None,
+            }],
+        });
+        let meta = VertexMeta {
+            name: "[internal] preparing inline document".into(),
+            ..Default::default()
+        };
+        self.graph.add(op, &[scratch], meta)
+    }
 }
 
 /// Set `name` in an ordered arg list, keeping its first position.

@@ -8,9 +8,7 @@ use super::{Loc, Lowerer, PROXY_ARGS};
 use crate::instructions::{
     is_heredoc_word, parse_mount, Command, FrontendError, MountType, RunInstruction, ShellOrExec,
 };
-use kiln_solver::{
-    ExecMeta, ExecOp, FileAction, FileOp, Mount, MountKind, Op, VertexId, VertexMeta,
-};
+use kiln_solver::{ExecMeta, ExecOp, Mount, MountKind, Op, VertexId};
 
 /// Inputs of an exec vertex, each vertex once.
 struct Inputs(Vec<VertexId>);
@@ -56,20 +54,7 @@ impl Lowerer<'_> {
                 let data = h.body();
                 if data.starts_with("#!") && st.config.os != "windows" {
                     // A script with its own interpreter: write it and run it.
-                    let scratch = self.scratch_vertex();
-                    let op = Op::File(FileOp {
-                        actions: vec![FileAction::Mkfile {
-                            path: format!("/{}", h.name),
-                            mode: 0o755,
-                            data: data.into_bytes(),
-                            owner: None,
-                        }],
-                    });
-                    let meta = VertexMeta {
-                        name: "[internal] preparing inline document".into(),
-                        ..Default::default()
-                    };
-                    let doc = self.graph.add(op, &[scratch], meta);
+                    let doc = self.inline_document(&h.name, 0o755, data);
                     let idx = inputs.index(doc);
                     mounts.push(Mount {
                         input: Some(idx),
