@@ -28,14 +28,15 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 }
 
 /// A reader that hashes and counts what passes through it.
-pub(crate) struct HashingReader<R> {
+pub struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
     count: u64,
 }
 
 impl<R: Read> HashingReader<R> {
-    pub(crate) fn new(inner: R) -> Self {
+    /// Wrap `inner`.
+    pub fn new(inner: R) -> Self {
         HashingReader {
             inner,
             hasher: Sha256::new(),
@@ -45,9 +46,14 @@ impl<R: Read> HashingReader<R> {
 
     /// Read the rest of the stream (so the digest covers all of it) and return
     /// `(digest, bytes)`.
-    pub(crate) fn drain_and_finish(mut self) -> io::Result<(String, u64)> {
+    pub fn drain_and_finish(mut self) -> io::Result<(String, u64)> {
         io::copy(&mut self, &mut io::sink())?;
-        Ok((finish(self.hasher), self.count))
+        Ok(self.finish())
+    }
+
+    /// `(sha256:<hex>, bytes)` of what was read so far.
+    pub fn finish(self) -> (String, u64) {
+        (finish(self.hasher), self.count)
     }
 }
 
@@ -61,14 +67,15 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 /// A writer that hashes and counts what passes through it.
-pub(crate) struct HashingWriter<W> {
+pub struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     count: u64,
 }
 
 impl<W: Write> HashingWriter<W> {
-    pub(crate) fn new(inner: W) -> Self {
+    /// Wrap `inner`.
+    pub fn new(inner: W) -> Self {
         HashingWriter {
             inner,
             hasher: Sha256::new(),
@@ -77,7 +84,7 @@ impl<W: Write> HashingWriter<W> {
     }
 
     /// Return the inner writer, the digest and the byte count.
-    pub(crate) fn finish(self) -> (W, String, u64) {
+    pub fn finish(self) -> (W, String, u64) {
         (self.inner, finish(self.hasher), self.count)
     }
 }

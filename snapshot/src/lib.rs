@@ -36,7 +36,7 @@ pub use compress::{
     MEDIA_TYPE_TAR_ZSTD, ZSTD_LEVEL,
 };
 pub use content::{BlobWriter, ContentStore};
-pub use digest::{parse_digest, sha256_digest};
+pub use digest::{parse_digest, sha256_digest, HashingReader, HashingWriter};
 pub use error::{Error, Result};
 pub use export::LayerInfo;
 pub use snapshotter::{Active, Mode, SnapshotId, Snapshotter};
