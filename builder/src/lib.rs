@@ -20,3 +20,11 @@ pub mod worker;
 
 pub use error::{Error, Result};
 pub use root::{default_root, Kiln};
+
+/// The crates below the builder, re-exported for the CLI, which depends on the builder alone.
+pub use kiln_frontend as frontend;
+pub use kiln_solver as solver;
+
+/// The runtime's container init: the binary calls this first thing in `main` (see
+/// [`kiln_runtime::maybe_run_init`]).
+pub use kiln_runtime::maybe_run_init;

@@ -59,7 +59,7 @@ enum Command {
 
 fn main() -> ExitCode {
     // The runtime re-executes this binary as the container's init: that must come first.
-    kiln_runtime::maybe_run_init();
+    kiln_builder::maybe_run_init();
     let cli = Cli::parse();
     let root = cli.root.clone().unwrap_or_else(kiln_builder::default_root);
     let result = match cli.command {

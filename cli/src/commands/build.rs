@@ -4,8 +4,8 @@ use crate::cancel;
 use crate::progress::{renderer, ProgressMode};
 use anyhow::{anyhow, bail};
 use kiln_builder::build::{build, BuildRequest};
-use kiln_frontend::image::Platform;
-use kiln_frontend::lower::BuildOptions;
+use kiln_builder::frontend::image::Platform;
+use kiln_builder::frontend::lower::BuildOptions;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -90,9 +90,9 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
     let output = a.output.as_deref().map(super::output::parse).transpose()?;
     let labels = parse_kv(&a.labels, "label", false)?;
     let network = match a.network.as_str() {
-        "default" | "bridge" => kiln_solver::NetworkMode::Default,
-        "none" => kiln_solver::NetworkMode::None,
-        "host" => kiln_solver::NetworkMode::Host,
+        "default" | "bridge" => kiln_builder::solver::NetworkMode::Default,
+        "none" => kiln_builder::solver::NetworkMode::None,
+        "host" => kiln_builder::solver::NetworkMode::Host,
         other => bail!("invalid --network {other:?}: expected default, none or host"),
     };
     let target_platform = match &a.platform {

@@ -3,10 +3,10 @@
 
 use anyhow::Context as _;
 use kiln_builder::build::{dockerfile_path, BuildRequest};
-use kiln_builder::resolver::StoreResolver;
-use kiln_frontend::lint::{
+use kiln_builder::frontend::lint::{
     check_until_error, source_excerpt, LintOptions, LintReport, LintWarning,
 };
+use kiln_builder::resolver::StoreResolver;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -83,7 +83,7 @@ fn render_warning(w: &LintWarning, text: &str) -> String {
 
 /// The lint findings of a finished build, as docker prints them after it:
 /// `N warnings found:` then ` - Rule: message (line N)`.
-pub fn build_summary(warnings: &[kiln_frontend::lower::Warning]) -> String {
+pub fn build_summary(warnings: &[kiln_builder::frontend::lower::Warning]) -> String {
     let lint: Vec<_> = warnings.iter().filter(|w| !w.rule.is_empty()).collect();
     if lint.is_empty() {
         return String::new();
@@ -104,15 +104,17 @@ pub fn build_summary(warnings: &[kiln_frontend::lower::Warning]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_frontend::lower::Warning;
+    use kiln_builder::frontend::lower::Warning;
 
     #[test]
     fn renders_like_docker() {
         let text =
             "#check=skip=ConsistentInstructionCasing\nFROM scratch as base\ncopy Dockerfile .\n";
-        let report =
-            kiln_frontend::lint::check(text, &kiln_frontend::lower::BuildOptions::default())
-                .unwrap();
+        let report = kiln_builder::frontend::lint::check(
+            text,
+            &kiln_builder::frontend::lower::BuildOptions::default(),
+        )
+        .unwrap();
         let out = render(&report, text);
         let want = "WARNING: FromAsCasing - https://docs.docker.com/go/dockerfile/rule/from-as-casing/\n\
 The 'as' keyword should match the case of the 'from' keyword\n\

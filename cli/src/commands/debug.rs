@@ -47,15 +47,15 @@ pub fn ast(file: &PathBuf) -> anyhow::Result<ExitCode> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "Dockerfile".into());
-    let df = kiln_frontend::parser::parse(&text, &name).map_err(|e| anyhow!("{e}"))?;
-    println!("{}", kiln_frontend::parser::dump(&df));
+    let df = kiln_builder::frontend::parser::parse(&text, &name).map_err(|e| anyhow!("{e}"))?;
+    println!("{}", kiln_builder::frontend::parser::dump(&df));
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn graph(root: &std::path::Path, a: GraphArgs) -> anyhow::Result<ExitCode> {
     let text = read(&a.file)?;
     let kiln = super::open(root)?;
-    let mut options = kiln_frontend::lower::BuildOptions {
+    let mut options = kiln_builder::frontend::lower::BuildOptions {
         dockerfile_name: a
             .file
             .file_name()
@@ -71,7 +71,7 @@ pub fn graph(root: &std::path::Path, a: GraphArgs) -> anyhow::Result<ExitCode> {
         options.build_args.insert(k.to_string(), v.to_string());
     }
     let start = std::time::Instant::now();
-    let plan = kiln_frontend::lower::lower(
+    let plan = kiln_builder::frontend::lower::lower(
         &text,
         &options,
         &kiln_builder::resolver::StoreResolver { kiln: &kiln },
@@ -101,11 +101,11 @@ pub fn graph(root: &std::path::Path, a: GraphArgs) -> anyhow::Result<ExitCode> {
             for id in &order {
                 let v = plan.graph.vertex(*id);
                 let kind = match &v.op {
-                    kiln_solver::Op::Source(s) => format!("source {}", s.identifier),
-                    kiln_solver::Op::Exec(_) => "exec".into(),
-                    kiln_solver::Op::File(_) => "file".into(),
-                    kiln_solver::Op::Merge(_) => "merge".into(),
-                    kiln_solver::Op::Diff(_) => "diff".into(),
+                    kiln_builder::solver::Op::Source(s) => format!("source {}", s.identifier),
+                    kiln_builder::solver::Op::Exec(_) => "exec".into(),
+                    kiln_builder::solver::Op::File(_) => "file".into(),
+                    kiln_builder::solver::Op::Merge(_) => "merge".into(),
+                    kiln_builder::solver::Op::Diff(_) => "diff".into(),
                 };
                 let label = if v.meta.name.is_empty() {
                     kind

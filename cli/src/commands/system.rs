@@ -2,7 +2,7 @@
 
 use crate::format::human_size;
 use anyhow::{anyhow, bail};
-use kiln_solver::PruneFilter;
+use kiln_builder::solver::PruneFilter;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! `--progress=rawjson`: every event as one JSON line on stderr, for CI tools.
 
 use super::Renderer;
-use kiln_solver::{Event, ProgressSink};
+use kiln_builder::solver::{Event, ProgressSink};
 use std::io::Write;
 
 pub struct JsonRenderer;

@@ -5,7 +5,7 @@ mod json;
 mod plain;
 mod tty;
 
-use kiln_solver::ProgressSink;
+use kiln_builder::solver::ProgressSink;
 use std::io::IsTerminal;
 
 /// `--progress` values.

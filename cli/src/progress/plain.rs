@@ -1,7 +1,7 @@
 //! BuildKit's plain progress: `#5 [build 2/4] RUN make`, `#5 0.412 output`, `#5 DONE 1.2s`.
 
 use super::{secs, Renderer};
-use kiln_solver::{Event, ProgressSink};
+use kiln_builder::solver::{Event, ProgressSink};
 use std::io::Write;
 use std::sync::Mutex;
 

@@ -3,7 +3,7 @@
 
 use super::{secs, Renderer};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use kiln_solver::{Event, ProgressSink};
+use kiln_builder::solver::{Event, ProgressSink};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
