@@ -50,3 +50,42 @@ fn pattern_replace_on_a_long_value_is_fast() {
         "{env:?}"
     );
 }
+
+/// A large ENV value copied into the environment of many RUN steps used to make lowering take
+/// gigabytes (fuzzing finding); such a RUN can never start (E2BIG), so lowering now says so at the
+/// first RUN.
+#[test]
+fn oversized_run_environment_is_rejected_early() {
+    let mut df = String::from("FROM scratch\nENV A=0123456789abcdef\n");
+    for _ in 0..15 {
+        df.push_str("ENV A=$A$A\n"); // 16 B << 15 = 512 KiB
+    }
+    for i in 0..40 {
+        df.push_str(&format!("ENV B{i}=$A\n"));
+    }
+    for _ in 0..40 {
+        df.push_str("RUN true\n");
+    }
+    let opts = kiln_frontend::lower::BuildOptions::default();
+    let err = kiln_frontend::lower::lower(&df, &opts, &NoImages)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("RUN cannot start"), "{err}");
+    assert!(err.contains("environment variable A"), "{err}");
+
+    // Within the limits a RUN lowers fine.
+    let ok = "FROM scratch\nENV A=small\nRUN true\n";
+    assert!(kiln_frontend::lower::lower(ok, &opts, &NoImages).is_ok());
+}
+
+struct NoImages;
+
+impl kiln_frontend::lower::ImageResolver for NoImages {
+    fn resolve(
+        &self,
+        reference: &str,
+        _platform: &kiln_frontend::image::Platform,
+    ) -> Result<kiln_frontend::lower::ResolvedImage, String> {
+        Err(format!("no image {reference}"))
+    }
+}

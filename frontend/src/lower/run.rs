@@ -213,6 +213,7 @@ impl Lowerer<'_> {
             mounts.push(mount);
         }
 
+        check_exec_size(&argv, &env, &proxy_env).map_err(|e| loc.err(e))?;
         let exec = ExecOp {
             meta: ExecMeta {
                 args: argv.clone(),
@@ -240,4 +241,44 @@ impl Lowerer<'_> {
         );
         Ok(())
     }
+}
+
+/// Linux's limit on one argument or environment string (`MAX_ARG_STRLEN`).
+pub const MAX_EXEC_STRING: usize = 128 * 1024;
+/// The usual limit on all arguments and environment strings of an `exec` together (`ARG_MAX`
+/// with the default 8 MiB stack).
+pub const MAX_EXEC_TOTAL: usize = 2 * 1024 * 1024;
+
+/// A RUN whose command line or environment is larger than Linux lets a process start with
+/// can never run (`exec` fails with E2BIG): say so at the instruction, before a build graph
+/// holding a copy of that environment per step is made.
+fn check_exec_size(args: &[String], env: &[String], proxy_env: &[String]) -> Result<(), String> {
+    let mut total = 0usize;
+    for s in args.iter().chain(env).chain(proxy_env) {
+        if s.len() > MAX_EXEC_STRING {
+            let name = s
+                .split('=')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(40)
+                .collect::<String>();
+            let what = if env.contains(s) || proxy_env.contains(s) {
+                format!("the environment variable {name}")
+            } else {
+                "an argument".to_string()
+            };
+            return Err(format!(
+                "RUN cannot start: {what} is {} bytes, and Linux accepts at most {MAX_EXEC_STRING} bytes per argument or variable",
+                s.len()
+            ));
+        }
+        total += s.len() + 1;
+    }
+    if total > MAX_EXEC_TOTAL {
+        return Err(format!(
+            "RUN cannot start: its arguments and environment take {total} bytes, and Linux accepts at most {MAX_EXEC_TOTAL}"
+        ));
+    }
+    Ok(())
 }
