@@ -157,6 +157,14 @@ fn leftover_temporaries(kiln: &Kiln, held: &Held) -> Result<Vec<PathBuf>> {
             }
         }
     }
+    // Base-image index entries being written (`<hex>.tmp<pid>`).
+    if let Ok(rd) = std::fs::read_dir(kiln.root.join("chains")) {
+        for e in rd.flatten() {
+            if e.file_name().len() != 64 && old(&e.path()) {
+                out.push(e.path());
+            }
+        }
+    }
     for p in kiln.cache.temporaries().map_err(cache_err)? {
         if old(&p) {
             out.push(p);

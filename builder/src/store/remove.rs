@@ -38,6 +38,15 @@ impl ImageStore {
         force: bool,
         held: Option<&kiln_snapshot::Held>,
     ) -> Result<Vec<String>> {
+        self.collecting(held, |held| self.remove_in_index(name, force, held))
+    }
+
+    fn remove_in_index(
+        &self,
+        name: &str,
+        force: bool,
+        held: Option<&kiln_snapshot::Held>,
+    ) -> Result<Vec<String>> {
         tags::update_index(self.root(), |idx| {
             let mut lines = Vec::new();
             let doomed: Vec<String> = match self.find_manifests(idx, name)? {
@@ -95,28 +104,37 @@ impl ImageStore {
         })
     }
 
-    /// Delete `blobs`, except those a live process holds (a build exporting over them, a load
-    /// registering them): `kiln prune` collects those once they are released. Runs under the
-    /// collector's lock so that nothing is attached meanwhile.
-    fn delete_unheld<'a>(
+    /// Run `f` under the collector's lock with what live processes hold (read once the lock is
+    /// taken), unless the caller already holds it (`held` given) or this handle has no lease
+    /// (then nothing is known to be held). The collector's lock is always taken before the
+    /// index lock, by every process, so the two never deadlock.
+    fn collecting<T>(
         &self,
-        blobs: impl Iterator<Item = &'a String>,
         held: Option<&kiln_snapshot::Held>,
-    ) -> Result<()> {
+        f: impl FnOnce(Option<&kiln_snapshot::Held>) -> Result<T>,
+    ) -> Result<T> {
         let leases = self.content().lease().map(|l| l.leases().clone());
-        let guard = match (&leases, held) {
-            (Some(l), None) => {
+        match (held, leases) {
+            (None, Some(l)) => {
                 let lock = l
                     .lock_gc()
                     .map_err(StoreError::content("locking the store for collection"))?;
                 let held = l
                     .held(&lock)
                     .map_err(StoreError::content("reading leases"))?;
-                Some((lock, held))
+                f(Some(&held))
             }
-            _ => None,
-        };
-        let held = held.or(guard.as_ref().map(|(_, h)| h));
+            (held, _) => f(held),
+        }
+    }
+
+    /// Delete `blobs`, except those a live process holds (a build exporting over them, a load
+    /// registering them): `kiln prune` collects those once they are released.
+    fn delete_unheld<'a>(
+        &self,
+        blobs: impl Iterator<Item = &'a String>,
+        held: Option<&kiln_snapshot::Held>,
+    ) -> Result<()> {
         for d in blobs {
             if held.is_some_and(|h| h.blobs.contains(d)) {
                 continue;
@@ -134,6 +152,10 @@ impl ImageStore {
     /// holds; returns the deleted digests. Blobs written through a handle without a lease are
     /// not protected: `kiln prune` is the collector to use while kiln runs.
     pub fn gc(&self) -> Result<Vec<String>> {
+        self.collecting(None, |held| self.gc_in_index(held))
+    }
+
+    fn gc_in_index(&self, held: Option<&kiln_snapshot::Held>) -> Result<Vec<String>> {
         tags::with_lock(self.root(), || {
             let idx = tags::read_index(self.root())?;
             let keep = self.referenced_blobs(&idx)?;
@@ -146,7 +168,7 @@ impl ImageStore {
                 .map(|(d, _)| d)
                 .filter(|d| !keep.contains(d))
                 .collect();
-            self.delete_unheld(doomed.iter(), None)?;
+            self.delete_unheld(doomed.iter(), held)?;
             Ok(doomed
                 .into_iter()
                 .filter(|d| !self.content().has(d))
