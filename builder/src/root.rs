@@ -66,8 +66,8 @@ fn root_mode() -> u32 {
 
 /// An opened kiln root. Its handles hold what they create or read under [`Kiln::lease`]
 /// (this process's lease, made on first use, held until the last clone is dropped);
-/// [`Kiln::with_lease`] gives handles that use
-/// another lease (a build's), [`Kiln::unleased`] handles that hold nothing (collectors).
+/// [`Kiln::with_lease`] gives handles that use another lease (a build's), [`Kiln::unleased`]
+/// handles that hold nothing (collectors).
 #[derive(Clone)]
 pub struct Kiln {
     pub root: PathBuf,
