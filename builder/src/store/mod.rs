@@ -247,18 +247,28 @@ impl ImageStore {
         let mut out = Vec::new();
         for m in idx.images.keys() {
             let tags = parse_refs(&idx.refs_of(m));
-            let summary = match self.check_complete(m) {
-                Ok(manifest) => {
-                    let (_, config) = self.image(m)?;
-                    ImageSummary {
-                        id: manifest.config.digest.clone(),
-                        tags,
-                        manifest_digest: m.clone(),
-                        created: config.created.clone(),
-                        size: manifest.blobs().map(|d| d.size).sum(),
-                        broken: None,
-                    }
+            let found = self.image(m).and_then(|(manifest, config)| {
+                match manifest
+                    .layers
+                    .iter()
+                    .find(|l| !self.content.has(&l.digest))
+                {
+                    Some(l) => Err(StoreError::MissingBlob {
+                        digest: l.digest.clone(),
+                        what: format!("layer of manifest {m}"),
+                    }),
+                    None => Ok((manifest, config)),
                 }
+            });
+            let summary = match found {
+                Ok((manifest, config)) => ImageSummary {
+                    id: manifest.config.digest.clone(),
+                    tags,
+                    manifest_digest: m.clone(),
+                    created: config.created.clone(),
+                    size: manifest.blobs().map(|d| d.size).sum(),
+                    broken: None,
+                },
                 Err(e) => {
                     let manifest = self.manifest(m).ok();
                     ImageSummary {
