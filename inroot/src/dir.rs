@@ -71,6 +71,14 @@ pub(crate) fn plain_name(name: &OsStr) -> Result<CString> {
     })
 }
 
+/// An xattr key as a C string.
+fn xattr_key(key: &OsStr) -> Result<CString> {
+    CString::new(key.as_bytes()).map_err(|_| Error::InvalidName {
+        name: key.to_string_lossy().into_owned(),
+        reason: "xattr name contains a NUL byte",
+    })
+}
+
 /// `fchmodat2(2)` (Linux 6.6), which can refuse to follow a final symlink.
 fn fchmodat2_nofollow(dir: BorrowedFd<'_>, name: &CString, mode: u32) -> std::io::Result<()> {
     // SAFETY: a valid descriptor, a NUL-terminated name, integer arguments.
@@ -154,9 +162,14 @@ impl Dir {
         Ok(Dir::new(fd, self.shared.clone(), self.shown(name)))
     }
 
-    /// Open the parent directory, checking that it is the directory `expect` (`(dev, ino)`):
-    /// a walk that climbs back up must not be led elsewhere by a concurrent rename.
-    pub(crate) fn open_parent_checked(&self, expect: (u64, u64), shown: String) -> Result<Dir> {
+    /// Open the parent directory, checking that it is the directory `expect` (`(dev, ino)`,
+    /// as [`Meta::id`] gives it): a walk that climbs back up must not be led elsewhere by a
+    /// concurrent rename ([`Error::Moved`] then).
+    pub fn open_parent_checked(&self, expect: (u64, u64)) -> Result<Dir> {
+        let shown = match self.shown.rsplit_once('/') {
+            Some(("", _)) | None => "/".to_string(),
+            Some((p, _)) => p.to_string(),
+        };
         let fd = rustix::fs::openat(
             &self.fd,
             c"..",
@@ -375,12 +388,9 @@ impl Dir {
     /// The path through this directory's `/proc/self/fd` link to `name`: the `l*xattr` calls
     /// on it act on `name` itself and cannot be redirected by a symlink.
     fn proc_path(&self, name: &OsStr) -> Result<CString> {
-        let mut p = format!("/proc/self/fd/{}", self.fd.as_raw_fd()).into_bytes();
-        if !name.is_empty() {
-            plain_name(name)?;
-            p.push(b'/');
-            p.extend_from_slice(name.as_bytes());
-        }
+        plain_name(name)?;
+        let mut p = format!("/proc/self/fd/{}/", self.fd.as_raw_fd()).into_bytes();
+        p.extend_from_slice(name.as_bytes());
         CString::new(p).map_err(|_| Error::InvalidName {
             name: name.to_string_lossy().into_owned(),
             reason: "contains a NUL byte",
@@ -389,31 +399,31 @@ impl Dir {
 
     /// Set the extended attribute `key` of `name` (never through a symlink).
     pub fn set_xattr(&self, name: &OsStr, key: &OsStr, value: &[u8]) -> Result<()> {
-        let p = self.proc_path(name)?;
-        let k = CString::new(key.as_bytes()).map_err(|_| Error::InvalidName {
-            name: key.to_string_lossy().into_owned(),
-            reason: "xattr name contains a NUL byte",
-        })?;
-        rustix::fs::lsetxattr(
-            p.as_c_str(),
-            k.as_c_str(),
-            value,
-            rustix::fs::XattrFlags::empty(),
-        )
-        .map_err(|e| Error::errno("set xattr of", self.shown(name), e))
+        let k = xattr_key(key)?;
+        let flags = rustix::fs::XattrFlags::empty();
+        let r = if name.is_empty() {
+            rustix::fs::fsetxattr(&self.fd, k.as_c_str(), value, flags)
+        } else {
+            let p = self.proc_path(name)?;
+            rustix::fs::lsetxattr(p.as_c_str(), k.as_c_str(), value, flags)
+        };
+        r.map_err(|e| Error::errno("set xattr of", self.shown(name), e))
     }
 
     /// The extended attribute `key` of `name`; `None` when it has none (or the file system
     /// has no xattrs).
     pub fn get_xattr(&self, name: &OsStr, key: &OsStr) -> Result<Option<Vec<u8>>> {
-        let p = self.proc_path(name)?;
-        let k = CString::new(key.as_bytes()).map_err(|_| Error::InvalidName {
-            name: key.to_string_lossy().into_owned(),
-            reason: "xattr name contains a NUL byte",
-        })?;
+        let k = xattr_key(key)?;
+        let p = (!name.is_empty())
+            .then(|| self.proc_path(name))
+            .transpose()?;
         let mut buf = vec![0u8; 256];
         loop {
-            match rustix::fs::lgetxattr(p.as_c_str(), k.as_c_str(), &mut buf[..]) {
+            let r = match &p {
+                Some(p) => rustix::fs::lgetxattr(p.as_c_str(), k.as_c_str(), &mut buf[..]),
+                None => rustix::fs::fgetxattr(&self.fd, k.as_c_str(), &mut buf[..]),
+            };
+            match r {
                 Ok(n) => {
                     buf.truncate(n);
                     return Ok(Some(buf));
@@ -427,10 +437,16 @@ impl Dir {
 
     /// Every extended attribute of `name` (never through a symlink), sorted by key.
     pub fn list_xattrs(&self, name: &OsStr) -> Result<Vec<(OsString, Vec<u8>)>> {
-        let p = self.proc_path(name)?;
+        let p = (!name.is_empty())
+            .then(|| self.proc_path(name))
+            .transpose()?;
         let mut names = vec![0u8; 1024];
         let n = loop {
-            match rustix::fs::llistxattr(p.as_c_str(), &mut names[..]) {
+            let r = match &p {
+                Some(p) => rustix::fs::llistxattr(p.as_c_str(), &mut names[..]),
+                None => rustix::fs::flistxattr(&self.fd, &mut names[..]),
+            };
+            match r {
                 Ok(n) => break n,
                 Err(Errno::RANGE) => names.resize(names.len() * 4, 0),
                 Err(Errno::OPNOTSUPP) => return Ok(Vec::new()),

@@ -59,8 +59,7 @@ pub(crate) fn remove_all(dir: &Dir, name: &OsStr) -> Result<bool> {
         if stack.is_empty() {
             break;
         }
-        let shown = parent_shown(cur.shown_path());
-        let parent = cur.open_parent_checked(done.parent_id, shown)?;
+        let parent = cur.open_parent_checked(done.parent_id)?;
         parent.rmdir(&done.name)?;
         cur = parent;
     }
@@ -68,12 +67,4 @@ pub(crate) fn remove_all(dir: &Dir, name: &OsStr) -> Result<bool> {
     drop(cur);
     dir.rmdir(name)?;
     Ok(true)
-}
-
-/// The shown path of a directory's parent.
-fn parent_shown(shown: &str) -> String {
-    match shown.rsplit_once('/') {
-        Some(("", _)) | None => "/".to_string(),
-        Some((p, _)) => p.to_string(),
-    }
 }

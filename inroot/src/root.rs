@@ -34,6 +34,8 @@ pub struct Root {
     top: Dir,
     /// Never use `openat2` (tests of the fallback walk).
     walk_only: bool,
+    /// Refuse every symlink met while resolving (`RESOLVE_NO_SYMLINKS`).
+    no_symlinks: bool,
     cache: Mutex<Option<Cached>>,
 }
 
@@ -127,17 +129,24 @@ struct Restart;
 impl Root {
     /// Open `path` (a trusted host path) as a root.
     pub fn open(path: impl AsRef<Path>) -> Result<Root> {
-        Self::open_inner(path.as_ref(), false)
+        Self::open_inner(path.as_ref(), false, false)
+    }
+
+    /// Like [`Root::open`], but every symlink met while resolving a path is an error (`ELOOP`)
+    /// instead of being followed inside the root: for trees whose paths must be literal (layer
+    /// tars, whose entries never pass through links).
+    pub fn open_no_symlinks(path: impl AsRef<Path>) -> Result<Root> {
+        Self::open_inner(path.as_ref(), false, true)
     }
 
     /// Like [`Root::open`], but resolving only with the fallback walk, as on kernels without
     /// `openat2` (for tests).
     #[doc(hidden)]
     pub fn open_walk_only(path: impl AsRef<Path>) -> Result<Root> {
-        Self::open_inner(path.as_ref(), true)
+        Self::open_inner(path.as_ref(), true, false)
     }
 
-    fn open_inner(path: &Path, walk_only: bool) -> Result<Root> {
+    fn open_inner(path: &Path, walk_only: bool, no_symlinks: bool) -> Result<Root> {
         let fd = rustix::fs::open(
             path,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -154,6 +163,7 @@ impl Root {
         Ok(Root {
             top: Dir::new(fd, shared, "/".into()),
             walk_only,
+            no_symlinks,
             cache: Mutex::new(None),
         })
     }
@@ -434,12 +444,16 @@ impl Root {
             return None;
         }
         let path = join(comps);
+        let mut how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+        if self.no_symlinks {
+            how |= ResolveFlags::NO_SYMLINKS;
+        }
         let r = rustix::fs::openat2(
             &self.top.fd,
             path.as_slice(),
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+            how,
         );
         match r {
             Ok(fd) => {
@@ -588,6 +602,13 @@ impl Root {
         links: &mut u32,
         shown: &str,
     ) -> std::result::Result<(), std::result::Result<Error, Restart>> {
+        if self.no_symlinks {
+            let at = match resolved {
+                Some(r) => display_child(r, name),
+                None => shown.to_string(),
+            };
+            return Err(Ok(Error::errno("resolve", at, Errno::LOOP)));
+        }
         *links += 1;
         if *links > MAX_SYMLINKS {
             return Err(Ok(Error::TooManyLinks {
