@@ -11,6 +11,7 @@
 //! Known limits:
 //! * Layer entries are never written through symlinks: an entry whose parent path
 //!   contains a symlink (even one that stays inside the tree) is refused.
+//!   [`extract::extract_archive`] (`ADD` of an archive) follows such links inside the root.
 //! * In Overlay mode a hardlink entry must point at a file of the same layer.
 //! * Active snapshots and partial blobs made through a handle without a lease
 //!   ([`Snapshotter::with_lease`], [`ContentStore::with_lease`]) have no owner: a collection
@@ -27,6 +28,7 @@ mod diff;
 mod digest;
 mod error;
 mod export;
+pub mod extract;
 mod fsmeta;
 pub mod gc;
 mod lease;
@@ -36,6 +38,7 @@ mod perms;
 mod pgzip;
 mod random;
 mod snapshotter;
+mod tarentry;
 mod trash;
 mod whiteout;
 
