@@ -49,10 +49,19 @@ fn df_reclaimable_is_what_prune_reclaims_and_a_second_prune_reclaims_nothing() {
 #[test]
 fn a_running_builds_snapshot_survives_prune_and_a_killed_ones_is_collected() {
     let k = Kiln::new();
+    // The step waits for the test to open a gate: a file in its cache mount, which is a host
+    // directory under the root (so the test decides when the build may finish).
     let ctx = context(&[(
         "Dockerfile",
-        "FROM busybox\nRUN head -c 1000000 /dev/urandom > /junk && touch /written && sleep 3 && echo ok\n",
+        "FROM busybox\nRUN --mount=type=cache,target=/gate,id=gate \\\n    head -c 1000000 /dev/urandom > /junk && touch /written \\\n    && until [ -e /gate/open ]; do sleep 0.05; done && echo ok\n",
     )]);
+    let gate = || -> Option<std::path::PathBuf> {
+        std::fs::read_dir(k.root.path().join("cache-mounts"))
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with("new-"))
+    };
     let build = |tag: &str| {
         let mut c = k.cmd();
         c.args([
@@ -92,6 +101,8 @@ fn a_running_builds_snapshot_survives_prune_and_a_killed_ones_is_collected() {
             "{id} was collected"
         );
     }
+    let gate = gate().expect("the step's cache mount");
+    std::fs::write(gate.join("open"), "").unwrap();
     let out = live.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -99,6 +110,7 @@ fn a_running_builds_snapshot_survives_prune_and_a_killed_ones_is_collected() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(active_snapshots(k.root.path()).is_empty());
+    std::fs::remove_file(gate.join("open")).unwrap();
 
     // A killed build: the next command collects its uncommitted snapshot.
     let mut dead = spawn_group(build("dead:1"));
