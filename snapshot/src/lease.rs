@@ -343,6 +343,9 @@ struct LeaseState {
     attached: HashSet<String>,
     /// Directories removed when the lease ends (see [`Lease::own_dir`]).
     dirs: Vec<PathBuf>,
+    /// The collector's lock file, opened once (attachments are serialised by the state's
+    /// mutex, so one open file description per lease is enough).
+    gc: Option<File>,
 }
 
 impl Lease {
@@ -410,13 +413,20 @@ impl Lease {
         if lines.is_empty() {
             return Ok(());
         }
-        let gc = self.inner.leases.gc_lock_file()?;
+        if st.gc.is_none() {
+            st.gc = Some(self.inner.leases.gc_lock_file()?);
+        }
         let gc_path = self.inner.leases.dir().join(GC_LOCK);
+        let gc = st.gc.take().expect("just set");
         gc.lock_shared().ctx("lock", &gc_path)?;
         let path = self.inner.leases.dir().join(&self.inner.id);
-        let file = self.ensure_file(&mut st)?;
-        file.write_all(text.as_bytes()).ctx("write", &path)?;
-        drop(gc);
+        let written = self
+            .ensure_file(&mut st)
+            .and_then(|file| file.write_all(text.as_bytes()).ctx("write", &path));
+        let unlocked = gc.unlock().ctx("unlock", &gc_path);
+        st.gc = Some(gc);
+        written?;
+        unlocked?;
         st.attached.extend(lines);
         Ok(())
     }

@@ -350,18 +350,30 @@ impl Snapshotter {
 
     /// Snapshots from the bottom layer up to `id`.
     pub fn chain(&self, id: &SnapshotId) -> Result<Vec<SnapshotId>> {
+        // Walk unleased, attach the whole chain in one go, then check it is all still there:
+        // the same guarantee as attaching each before reading it, for one lock round trip.
+        let walk = self.unleased();
         let mut out = vec![id.clone()];
         let mut seen = HashSet::new();
         seen.insert(id.clone());
-        let mut cur = self.parent(id)?;
+        let mut cur = walk.parent(id)?;
         while let Some(p) = cur {
             if !seen.insert(p.clone()) {
                 return Err(Error::SnapshotNotFound(format!("{p} (parent cycle)")));
             }
-            cur = self.parent(&p)?;
+            cur = walk.parent(&p)?;
             out.push(p);
         }
         out.reverse();
+        if self.lease.is_some() {
+            let ids: Vec<&str> = out.iter().map(|s| s.0.as_str()).collect();
+            self.hold_ids(&ids)?;
+            for s in &out {
+                if !self.dir(s)?.join(META_FILE).exists() {
+                    return Err(Error::SnapshotNotFound(s.0.clone()));
+                }
+            }
+        }
         Ok(out)
     }
 
