@@ -194,7 +194,18 @@ impl Context {
         selectors: &[String],
         excludes: &[String],
     ) -> Result<String, ContextError> {
-        digest::content_digest(self, selectors, excludes)
+        digest::content_digest(self, selectors, excludes, true)
+    }
+
+    /// [`Context::content_digest`], with wildcards in the selectors expanded only if
+    /// `allow_wildcard` (a mount's or a cache seed's path is literal).
+    pub fn content_digest_with(
+        &self,
+        selectors: &[String],
+        excludes: &[String],
+        allow_wildcard: bool,
+    ) -> Result<String, ContextError> {
+        digest::content_digest(self, selectors, excludes, allow_wildcard)
     }
 
     /// Lists the context as BuildKit would send it: (relative path, is_dir) of every entry
