@@ -639,7 +639,8 @@ fn mount_target(ctx: &Context, path: &str) -> std::result::Result<String, Worker
             .to_string(),
         )
     };
-    let host = crate::context::resolve::host_path(ctx.root(), &rel, true).map_err(|_| not_found())?;
+    let host =
+        crate::context::resolve::host_path(ctx.root(), &rel, true).map_err(|_| not_found())?;
     let inside = host.strip_prefix(ctx.root()).map_err(|_| not_found())?;
     Ok(format!("/{}", inside.to_string_lossy()))
 }

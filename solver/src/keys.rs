@@ -66,11 +66,10 @@ pub(crate) fn postorder(graph: &Graph, target: VertexId) -> Vec<VertexId> {
 }
 
 /// A content digest the worker must compute: `selection` of source `input`, read by
-/// `consumer` (its input `pos`, its `nth` part of that input).
+/// `consumer` (its input `pos`).
 struct ContentQuery {
     consumer: VertexId,
     pos: usize,
-    nth: usize,
     input: VertexId,
     selection: ContentSelection,
 }
@@ -96,11 +95,10 @@ pub(crate) fn compute<W: Worker>(
             let (Some(parts), true) = (parts, is_source(input)) else {
                 continue;
             };
-            for (nth, selection) in parts.into_iter().enumerate() {
+            for selection in parts {
                 queries.push(ContentQuery {
                     consumer: v,
                     pos,
-                    nth,
                     input,
                     selection,
                 });
@@ -155,26 +153,26 @@ pub(crate) fn compute<W: Worker>(
     Ok(Some(keys))
 }
 
-/// The content digests of each (consumer, input position), parts in order; an input any of whose
-/// parts the worker cannot digest (`None`: not content-addressable) is keyed by its key instead.
+/// The content digests of each (consumer, input position), parts in order (`queries` lists them
+/// so); an input any of whose parts the worker cannot digest (`None`: not content-addressable)
+/// is keyed by its key instead.
 fn gather_contents(
     queries: &[ContentQuery],
     digests: Vec<Option<Digest>>,
 ) -> HashMap<(VertexId, usize), Vec<Digest>> {
-    let mut parts: HashMap<(VertexId, usize), Vec<Option<(usize, Digest)>>> = HashMap::new();
+    let mut parts: HashMap<(VertexId, usize), Option<Vec<Digest>>> = HashMap::new();
     for (q, d) in queries.iter().zip(digests) {
-        parts
+        let slot = parts
             .entry((q.consumer, q.pos))
-            .or_default()
-            .push(d.map(|d| (q.nth, d)));
+            .or_insert_with(|| Some(Vec::new()));
+        match (slot.as_mut(), d) {
+            (Some(ds), Some(d)) => ds.push(d),
+            _ => *slot = None,
+        }
     }
     parts
         .into_iter()
-        .filter_map(|(at, ds)| {
-            let mut ds: Vec<(usize, Digest)> = ds.into_iter().collect::<Option<_>>()?;
-            ds.sort_by_key(|(nth, _)| *nth);
-            Some((at, ds.into_iter().map(|(_, d)| d).collect()))
-        })
+        .filter_map(|(at, ds)| ds.map(|ds| (at, ds)))
         .collect()
 }
 

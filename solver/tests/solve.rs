@@ -396,7 +396,11 @@ fn each_mount_of_the_context_enters_the_exec_key() {
     fake.set_file("/a.txt", "changed");
     assert_ne!(sv.cache_keys(&g, run).unwrap()[&run], k1);
     sv.solve(&g, run, &NoProgress, no_cancel()).unwrap();
-    assert_eq!(fake.take_executed(), vec!["RUN"], "an edit under a mount reruns");
+    assert_eq!(
+        fake.take_executed(),
+        vec!["RUN"],
+        "an edit under a mount reruns"
+    );
     sv.solve(&g, run, &NoProgress, no_cancel()).unwrap();
     assert!(fake.take_executed().is_empty(), "and nothing else does");
 }
