@@ -28,7 +28,10 @@ fn from_with_an_unknown_platform_fails_at_its_line() {
         "ARG P=linux/amd64\nFROM --platform=$P busybox\nRUN true\n",
     )]);
     let (ok, err) = k.build(ctx.path(), "plat:2", &["--build-arg", "P=linux/notanarch"]);
-    assert!(!ok && err.contains("failed to parse platform linux/notanarch"), "{err}");
+    assert!(
+        !ok && err.contains("failed to parse platform linux/notanarch"),
+        "{err}"
+    );
     k.build_ok(ctx.path(), "plat:2", &[]);
 }
 

@@ -186,6 +186,9 @@ mod tests {
             parse("linux/am d64"),
             Err(PlatformError::BadComponent { .. })
         ));
-        assert!(matches!(parse("linux/"), Err(PlatformError::BadComponent { .. })));
+        assert!(matches!(
+            parse("linux/"),
+            Err(PlatformError::BadComponent { .. })
+        ));
     }
 }

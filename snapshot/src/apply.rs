@@ -493,7 +493,7 @@ impl Extractor<'_> {
                 let minor = h.device_minor().ok().flatten().unwrap_or(0);
                 Self::remove_existing(&abs)?;
                 if let Err(e) = fsmeta::mknod(&abs, node, meta.mode, major, minor) {
-                    eprintln!("kiln-snapshot: warning: skipping device node {name}: {e}");
+                    log::warn!("skipping device node {name}: {e}");
                     return Ok(());
                 }
                 self.set_meta(&abs, &meta, false)?;
@@ -501,7 +501,7 @@ impl Extractor<'_> {
             }
             EntryType::XGlobalHeader => return Ok(()),
             other => {
-                eprintln!("kiln-snapshot: warning: skipping tar entry {name} of type {other:?}");
+                log::warn!("skipping tar entry {name} of type {other:?}");
                 return Ok(());
             }
         }
@@ -538,8 +538,8 @@ impl Extractor<'_> {
         }
         for (k, v) in &m.xattrs {
             if let Err(e) = fsmeta::set_xattr(abs, k, v) {
-                eprintln!(
-                    "kiln-snapshot: warning: cannot set xattr {} on {}: {e}",
+                log::warn!(
+                    "cannot set xattr {} on {}: {e}",
                     k.to_string_lossy(),
                     abs.display()
                 );
