@@ -74,3 +74,31 @@ fn a_single_context_bind_mount_follows_what_it_exposes() {
     assert!(!cached(&edited, "[2/2] RUN"), "{edited}");
     assert_eq!(k.sh("single:1", "cat /out"), "x2\n");
 }
+
+/// A mount that hides ignored files, then a COPY of a file it showed: the build works (kiln
+/// does not touch the context's files, so what was hashed for the COPY is still what it copies),
+/// and the files' metadata is as the user left it.
+#[test]
+fn mounting_the_context_leaves_its_files_untouched() {
+    use std::os::unix::fs::MetadataExt;
+    let k = Kiln::new();
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\n\
+             RUN --mount=type=bind,target=/ctx cat /ctx/keep.txt > /seen\n\
+             COPY keep.txt /copied\n",
+        ),
+        (".dockerignore", "secret.txt\n"),
+        ("keep.txt", "k\n"),
+        ("secret.txt", "s\n"),
+    ]);
+    let stat = |name: &str| {
+        let m = std::fs::metadata(ctx.path().join(name)).unwrap();
+        (m.ino(), m.nlink(), m.ctime(), m.ctime_nsec())
+    };
+    let before = stat("keep.txt");
+    k.build_ok(ctx.path(), "untouched:1", &[]);
+    assert_eq!(k.sh("untouched:1", "cat /seen /copied"), "k\nk\n");
+    assert_eq!(stat("keep.txt"), before, "the context file was modified");
+}
