@@ -92,10 +92,10 @@ pub fn images(root: &Path, a: ImagesArgs) -> anyhow::Result<ExitCode> {
                 .first()
                 .map(|t| t.familiar_string())
                 .unwrap_or_else(|| short_id(&img.id));
-            eprintln!(
-                "WARNING: image {name} ({}) is broken: {why}; `kiln rmi {name}` removes it, `kiln system check --repair` repairs the store",
+            crate::diag::warning(format_args!(
+                "image {name} ({}) is broken: {why}; `kiln rmi {name}` removes it, `kiln system check --repair` repairs the store",
                 short_id(&img.id)
-            );
+            ));
         }
         if img.tags.is_empty() {
             if filter.is_none() {

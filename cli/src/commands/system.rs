@@ -171,9 +171,11 @@ fn check(kiln: &kiln_builder::Kiln, repair: bool) -> anyhow::Result<ExitCode> {
         c.blobs, c.images, c.records, c.snapshots, c.chains, c.containers
     );
     for p in &r.problems {
+        // Problems quote what the store holds (step names from Dockerfiles, tags).
+        let message = crate::diag::escape(&p.message);
         match &p.repaired {
-            Some(done) => println!("{} ({done})", p.message),
-            None => println!("{}", p.message),
+            Some(done) => println!("{message} ({done})"),
+            None => println!("{message}"),
         }
     }
     let remaining = r.remaining();
