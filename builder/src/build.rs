@@ -228,6 +228,6 @@ fn display_name(df: &Path, context: &Path) -> String {
 
 fn stat_cache_path(kiln: &Kiln, context: &Path) -> PathBuf {
     let abs = std::fs::canonicalize(context).unwrap_or_else(|_| context.to_path_buf());
-    let key = kiln_solver::Digest::of(abs.as_os_str().as_encoded_bytes());
+    let key = kiln_solver::Digest::sha256(abs.as_os_str().as_encoded_bytes());
     kiln.root.join("contexts").join(key.hex())
 }

@@ -39,7 +39,7 @@ mod tests {
                 start_line: 3,
                 end_line: 4,
             }],
-            digest: Digest::of(b"x"),
+            digest: Digest::sha256(b"x"),
             message: "exit code: 1".into(),
             log_tail: vec!["oops".into()],
         };

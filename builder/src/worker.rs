@@ -308,7 +308,7 @@ impl KilnWorker {
             _ => format!("{id}\0{mode:?}\0{uid:?}\0{gid:?}\0{from_key:?}"),
         };
         let parent = self.kiln.root.join("cache-mounts");
-        let dir = parent.join(Digest::of(key.as_bytes()).hex());
+        let dir = parent.join(Digest::sha256(key.as_bytes()).hex());
         if dir.is_dir() {
             return Ok(dir);
         }
@@ -535,7 +535,7 @@ impl Worker for KilnWorker {
         // Images carry their manifest digest in the identifier; the context is keyed per COPY by
         // content; scratch is constant.
         match &vertex.op {
-            Op::Source(s) => Ok(Digest::of(s.identifier.as_bytes())),
+            Op::Source(s) => Ok(Digest::sha256(s.identifier.as_bytes())),
             _ => Err(WorkerError::new("source_key of a non-source vertex")),
         }
     }
@@ -630,7 +630,7 @@ fn context_digest(
     let d = ctx
         .content_digest_with(&selectors, &selection.excludes, allow_wildcard)
         .map_err(|e| fail(&e))?;
-    Digest::parse(&d).ok_or_else(|| WorkerError::new(format!("bad context digest {d}")))
+    Digest::parse(&d).map_err(|e| WorkerError::new(format!("bad context digest: {e}")))
 }
 
 /// Used by [`crate::build`] to report the kind of result.

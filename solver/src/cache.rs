@@ -268,7 +268,7 @@ impl Cache {
 
 /// The hex of a key, checked so that it is safe as a file name.
 fn checked_hex(key: &Digest) -> Result<&str, CacheError> {
-    match Digest::parse(key.as_str()) {
+    match Digest::parse(key.as_str()).ok() {
         Some(_) => Ok(&key.as_str()[7..]),
         None => Err(CacheError::InvalidKey(key.as_str().to_string())),
     }

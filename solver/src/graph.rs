@@ -40,7 +40,7 @@ impl Graph {
                 inputs: input_digests.iter().collect(),
             })
             .expect("ops always serialise");
-            Digest::of(&body)
+            Digest::sha256(&body)
         };
         if let Some(&id) = self.by_digest.get(&digest) {
             // Keep the first meta, but an ignore_cache request from any user of it wins.

@@ -202,5 +202,5 @@ fn key_of(
         inputs: parts,
     })
     .map_err(|e| WorkerError::new(format!("internal error: cannot encode cache key: {e}")))?;
-    Ok(Digest::of(&body))
+    Ok(Digest::sha256(&body))
 }

@@ -98,7 +98,7 @@ mod tests {
 
     fn rec(n: u8, age_secs: u64, size: u64, now: SystemTime) -> CacheRecordInfo {
         CacheRecordInfo {
-            key: Digest::of(&[n]),
+            key: Digest::sha256(&[n]),
             name: format!("r{n}"),
             created: now - Duration::from_secs(age_secs),
             last_used: now - Duration::from_secs(age_secs),

@@ -80,11 +80,11 @@ impl Worker for Fake {
 
     fn source_key(&self, vertex: &Vertex) -> Result<Digest, WorkerError> {
         match &vertex.op {
-            Op::Source(s) if s.identifier.starts_with("local://") => Ok(Digest::of(b"local")),
+            Op::Source(s) if s.identifier.starts_with("local://") => Ok(Digest::sha256(b"local")),
             Op::Source(s) if s.identifier.starts_with("bad://") => {
                 Err(WorkerError::new("no such source"))
             }
-            Op::Source(s) => Ok(Digest::of(
+            Op::Source(s) => Ok(Digest::sha256(
                 format!("manifest of {}", s.identifier).as_bytes(),
             )),
             _ => Err(WorkerError::new("not a source")),
@@ -129,7 +129,7 @@ impl Worker for Fake {
         if !found {
             text.push_str("<missing>");
         }
-        Ok(Some(Digest::of(text.as_bytes())))
+        Ok(Some(Digest::sha256(text.as_bytes())))
     }
 
     fn execute(
