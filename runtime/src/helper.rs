@@ -28,6 +28,11 @@ pub(crate) struct InitConfig {
     pub spec: ContainerSpec,
     /// An empty host directory for the init's private tmpfs (mount points of the rootfs and stubs).
     pub state_dir: PathBuf,
+    /// What the network is (the spec's choice, resolved by the parent).
+    pub network: crate::network::Plan,
+    /// A pipe on which the parent writes one byte once the network is ready (the NAT helper
+    /// has configured it); the command is not started before. `None`: nothing to wait for.
+    pub net_ready_fd: Option<libc::c_int>,
 }
 
 /// In the helper: the pid of PID 1 (host view), for the SIGTERM handler.
@@ -66,6 +71,11 @@ fn helper_main(args: &[String]) -> i32 {
         Ok(c) => c,
         Err(e) => return fail(e.to_string()),
     };
+    if let Some(fd) = config.net_ready_fd {
+        if let Err(e) = sys::set_cloexec(fd, true) {
+            return fail(format!("runtime helper: bad descriptors: {e}"));
+        }
+    }
     if let Some(n) = thread_count().filter(|n| *n > 1) {
         return fail(format!(
             "runtime helper has {n} threads: maybe_run_init must run before any thread starts"

@@ -63,6 +63,15 @@ pub(crate) fn mount_extra(
         )));
     }
     let target = ensure_target(root, &m.dest, prepared.is_file)?;
+    // As runc: nothing may be mounted over the container's /proc (it could only hide the
+    // masks, never be wanted), wherever the image's symlinks lead the destination.
+    let inside = target.strip_prefix(root).unwrap_or(&target);
+    if inside.starts_with("proc") {
+        return Err(Error::InvalidSpec(format!(
+            "{:?} cannot be mounted because it is inside /proc",
+            m.dest
+        )));
+    }
     if let Some(source) = &prepared.source {
         sys::mount(
             Some(source),

@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 /// Files generated per container and bind-mounted over the rootfs's.
 const ETC_FILES: &[&str] = &["hosts", "hostname", "resolv.conf"];
 
+/// The kernel filesystems' mount points, at the root.
+const KERNEL_DIRS: &[&str] = &["proc", "sys", "dev"];
+
 /// The default hostname when the spec has none.
 pub const DEFAULT_HOSTNAME: &str = "kiln";
 
@@ -27,6 +30,9 @@ struct State {
     root: PathBuf,
     /// A directory tree of mount-point stubs, the lowest overlay layer.
     stubs: PathBuf,
+    /// `/proc`, `/sys` and `/dev` as directories, the highest read-only layer (docker's init
+    /// layer): they replace whatever the image has there (a symlink to elsewhere, a file).
+    top: PathBuf,
     /// Generated `/etc` files.
     files: PathBuf,
     /// Upper/work dirs of scratch overlays.
@@ -35,7 +41,7 @@ struct State {
 
 /// Set up every mount for `spec` and `pivot_root` into it. Must run in a private mount namespace,
 /// in the new PID namespace (for `/proc`), as root.
-pub fn setup(spec: &ContainerSpec, state_dir: &Path) -> Result<()> {
+pub fn setup(spec: &ContainerSpec, state_dir: &Path, network: network::Plan) -> Result<()> {
     sys::mount(
         None,
         Path::new("/"),
@@ -51,13 +57,20 @@ pub fn setup(spec: &ContainerSpec, state_dir: &Path) -> Result<()> {
         .enumerate()
         .map(|(i, m)| mounts::prepare(m, &scratch(i)))
         .collect::<Result<Vec<_>>>()?;
-    write_etc_files(spec, &state.files)?;
+    write_etc_files(spec, &state.files, network)?;
     mount_rootfs(spec, &state, &prepared)?;
     let root = &state.root;
-    kernelfs::mount_proc(root)?;
-    kernelfs::mount_dev(root)?;
-    kernelfs::mount_sys(root, spec.network);
-    kernelfs::mask_kernel_paths(root)?;
+    if matches!(spec.rootfs, Rootfs::Dir(_)) {
+        // No layer can go over a directory rootfs: create what is missing (a symlink or a
+        // file in the way is refused by the mounting below).
+        for d in KERNEL_DIRS {
+            let p = root.join(d);
+            if fs::symlink_metadata(&p).is_err() {
+                fs::create_dir(&p).ctx(|| format!("create mount point /{d}"))?;
+            }
+        }
+    }
+    kernelfs::mount_all(root, spec.security)?;
     for name in ETC_FILES {
         let target = ensure_target(root, &format!("/etc/{name}"), true)?;
         sys::mount(
@@ -86,17 +99,28 @@ fn mount_state(state_dir: &Path) -> Result<State> {
     let state = State {
         root: state_dir.join("root"),
         stubs: state_dir.join("stubs"),
+        top: state_dir.join("top"),
         files: state_dir.join("files"),
         scratch: state_dir.join("scratch"),
     };
-    for d in [&state.root, &state.stubs, &state.files, &state.scratch] {
+    for d in [
+        &state.root,
+        &state.stubs,
+        &state.top,
+        &state.files,
+        &state.scratch,
+    ] {
         fs::create_dir(d).ctx(|| format!("create {}", d.display()))?;
+    }
+    for d in KERNEL_DIRS {
+        let p = state.top.join(d);
+        fs::create_dir(&p).ctx(|| format!("create {}", p.display()))?;
     }
     Ok(state)
 }
 
 /// Generate `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` into `files`.
-fn write_etc_files(spec: &ContainerSpec, files: &Path) -> Result<()> {
+fn write_etc_files(spec: &ContainerSpec, files: &Path, network: network::Plan) -> Result<()> {
     let hostname = if spec.hostname.is_empty() {
         DEFAULT_HOSTNAME
     } else {
@@ -106,7 +130,10 @@ fn write_etc_files(spec: &ContainerSpec, files: &Path) -> Result<()> {
     let contents = [
         ("hosts", network::hosts_file(hostname, &spec.extra_hosts)),
         ("hostname", format!("{hostname}\n")),
-        ("resolv.conf", network::resolv_conf(host_resolv.as_deref())),
+        (
+            "resolv.conf",
+            network::resolv_conf(host_resolv.as_deref(), network),
+        ),
     ];
     for (name, text) in contents {
         let p = files.join(name);
@@ -133,7 +160,8 @@ fn mount_rootfs(spec: &ContainerSpec, state: &State, prepared: &[Prepared]) -> R
             work,
         } => {
             make_stubs(spec, prepared, &state.stubs)?;
-            let mut layers = lowers.clone();
+            let mut layers = vec![state.top.clone()];
+            layers.extend(lowers.iter().cloned());
             layers.push(state.stubs.clone());
             let rw = UpperWork { upper, work };
             mount_overlay(&layers, Some(&rw), &state.root, false)?;
@@ -145,7 +173,7 @@ fn mount_rootfs(spec: &ContainerSpec, state: &State, prepared: &[Prepared]) -> R
 /// Create, in the stub layer, every mount point the runtime will need, so that the overlay shows
 /// them without anything being written to the upper dir.
 fn make_stubs(spec: &ContainerSpec, prepared: &[Prepared], stubs: &Path) -> Result<()> {
-    let mut dirs: Vec<String> = vec!["/proc".into(), "/dev".into(), "/sys".into(), "/etc".into()];
+    let mut dirs: Vec<String> = vec!["/etc".into()];
     let mut files: Vec<String> = ETC_FILES.iter().map(|f| format!("/etc/{f}")).collect();
     for (m, p) in spec.mounts.iter().zip(prepared) {
         if p.is_file {
