@@ -8,7 +8,6 @@ use crate::exec::{exec_command, prepare_exec};
 use crate::helper::{InitConfig, STARTED};
 use crate::rootfs::{self, DEFAULT_HOSTNAME};
 use crate::security::keyring;
-use crate::spec::Security;
 use crate::sys;
 use std::io::Read;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -73,10 +72,9 @@ pub(crate) fn init_main(
     if config.network.new_namespace() {
         crate::network::loopback_up()?;
     }
-    if spec.security == Security::Sandbox {
-        keyring::join_private_session_keyring()
-            .map_err(|e| Error::io("join a private session keyring", e))?;
-    }
+    // As runc, privileged or not: the caller's session keyring stays outside.
+    keyring::join_private_session_keyring()
+        .map_err(|e| Error::io("join a private session keyring", e))?;
     // PID 1 keeps its privileges to the end: the command must not be able to trace it or
     // read its memory and descriptors through /proc/1.
     // SAFETY: prctl with integer arguments.

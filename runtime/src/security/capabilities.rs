@@ -66,14 +66,15 @@ pub fn default_mask() -> u64 {
     DEFAULT_CAPS.iter().fold(0u64, |m, c| m | (1u64 << c))
 }
 
-/// Every capability the kernel knows (docker's `--privileged`).
+/// Every capability this process may hand on: its bounding set (docker's `--privileged`
+/// gives every capability the daemon has).
 pub fn all_mask() -> u64 {
-    let last = last_cap().min(63);
-    if last == 63 {
-        u64::MAX
-    } else {
-        (1u64 << (last + 1)) - 1
-    }
+    (0..=last_cap().min(63))
+        // SAFETY: prctl with integer arguments only.
+        .filter(
+            |c| unsafe { libc::prctl(libc::PR_CAPBSET_READ, *c as libc::c_ulong, 0, 0, 0) } == 1,
+        )
+        .fold(0u64, |m, c| m | (1u64 << c))
 }
 
 /// The highest capability number the kernel knows.

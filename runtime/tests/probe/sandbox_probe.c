@@ -459,6 +459,14 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc >= 2 && !strcmp(argv[1], "fds")) { fds(); return 0; }
+    if (argc >= 2 && !strcmp(argv[1], "keyring")) {
+        /* the session keyring's id and description (type;uid;gid;perm;name) */
+        long id = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0);
+        char desc[256] = "";
+        if (id >= 0) syscall(SYS_keyctl, 6 /* KEYCTL_DESCRIBE */, id, desc, sizeof desc - 1);
+        printf("session keyring: %ld %s\n", id, id >= 0 ? desc : errname(errno));
+        return 0;
+    }
     if (argc >= 2 && !strcmp(argv[1], "calls")) {
         for (size_t i = 0; i < NFAMILIES; i++) printf("%s: %s\n", FAMILIES[i].name, FAMILIES[i].fn());
         return 0;
@@ -472,6 +480,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sandbox_probe: unknown call %s\n", argv[2]);
         return 2;
     }
-    fprintf(stderr, "usage: sandbox_probe report [PORT] | calls | call NAME | fds | interfaces | connect IP PORT\n");
+    fprintf(stderr, "usage: sandbox_probe report [PORT] | calls | call NAME | fds | keyring | interfaces | connect IP PORT\n");
     return 2;
 }
