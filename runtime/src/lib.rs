@@ -29,7 +29,6 @@ pub use helper::{maybe_run_init, RUNTIME_INIT_ARG};
 pub use network::{nat_helper, NatHelper};
 pub use output::{Output, OutputSink, MAX_LINE};
 pub use paths::secure_join;
-pub use security::seccomp::{Profile as SeccompProfile, SeccompError, DEFAULT_PROFILE};
 pub use spawn::Runtime;
 pub use spec::{ContainerSpec, MountKind, MountSpec, Network, Rootfs, Security, Stdio};
 pub use user::{

@@ -171,8 +171,12 @@ static const char *call_perf_event_open(void) {
 static const char *call_ptrace_init(void) {
     /* PID 1 is outside the command's reach: kiln's init (or, under docker, the probe itself). */
     long r = ptrace(PTRACE_ATTACH, 1, NULL, NULL);
-    if (r == 0) { ptrace(PTRACE_DETACH, 1, NULL, NULL); return "ok"; }
-    return errname(errno);
+    if (r != 0) return errname(errno);
+    /* Attached (privileged): wait for the stop, then let PID 1 go on. */
+    int st;
+    waitpid(1, &st, __WALL);
+    ptrace(PTRACE_DETACH, 1, NULL, NULL);
+    return "ok";
 }
 static const char *call_process_vm_readv(void) {
     /* EINVAL (flags must be 0) when it reaches the kernel */
