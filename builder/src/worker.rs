@@ -201,13 +201,14 @@ impl KilnWorker {
         }
     }
 
-    /// The runtime's mount for `m`; private copies it needs go to `keep`, to live until the
+    /// The runtime's mount for `m`; the context sources it needs (private copies, descriptors
+    /// held on the context) go to `keep`, to live until the
     /// container is gone.
     fn mount_spec(
         &self,
         m: &kiln_solver::Mount,
         inputs: &[Ref],
-        keep: &mut Vec<tempfile::TempDir>,
+        keep: &mut Vec<crate::fileop::BindSource>,
     ) -> std::result::Result<MountSpec, WorkerError> {
         let kind = match &m.kind {
             MountKind::Bind => {
@@ -221,9 +222,10 @@ impl KilnWorker {
                             &self.kiln.tmp_dir(),
                         )
                         .map_err(|e| WorkerError::new(format!("bind mount {}: {e}", m.dest)))?;
-                        keep.extend(b.copy);
+                        let source = b.path.clone();
+                        keep.push(b);
                         Ok(MountSpec {
-                            source: b.path,
+                            source,
                             dest: m.dest.clone(),
                             kind: kiln_runtime::MountKind::Bind {
                                 readonly: m.readonly,
@@ -356,14 +358,14 @@ impl KilnWorker {
             let fail = |e: &dyn std::fmt::Display| {
                 WorkerError::new(format!("cache mount source {sel}: {e}"))
             };
-            let top = crate::fileop::rootpath::resolve_in_root(&root.root, sel, true)
-                .map_err(|e| fail(&e))?;
-            let meta = std::fs::metadata(&top).map_err(|e| fail(&e))?;
+            let meta = inroot::Root::open(&root.root)
+                .and_then(|r| r.stat(sel, true))
+                .map_err(|e| fail(&e))?
+                .ok_or_else(|| fail(&"not found"))?;
             let action = FileAction::Copy(kiln_solver::CopyAction::plain(1, sel, "/"));
             crate::fileop::apply_actions(dir, &[root], &[action], &Default::default())
                 .map_err(|e| fail(&e))?;
-            use std::os::unix::fs::MetadataExt;
-            Ok(Some((meta.uid(), meta.gid(), meta.mode() & 0o7777)))
+            Ok(Some((meta.uid, meta.gid, meta.perm)))
         };
         match from {
             Ref::Scratch => Ok(None),

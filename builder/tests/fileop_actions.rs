@@ -30,6 +30,7 @@ fn apply(dest: &Path, src: &Path, actions: Vec<FileAction>) -> Result<(), String
         root: src.to_path_buf(),
         ignore: None,
         force_owner: Some((0, 0)),
+        hashed: None,
     };
     apply_actions(dest, &[s], &actions, &FileOpOptions::default()).map_err(|e| e.to_string())
 }

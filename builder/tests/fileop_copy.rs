@@ -65,6 +65,7 @@ fn ctx_source(root: &Path) -> SourceRoot {
         root: root.to_path_buf(),
         ignore: None,
         force_owner: Some((0, 0)),
+        hashed: None,
     }
 }
 

@@ -1,30 +1,27 @@
-//! Unpacking a layer tar into a new snapshot, safely.
+//! Unpacking a layer tar into a new snapshot, safely and in linear time.
 //!
-//! Every entry name is normalised (leading `/` and `.` dropped) and refused if it has a
-//! `..` component. Parent directories are checked with `lstat` on every component and
-//! must be real directories inside the snapshot: a symlink in the middle of a path is
-//! refused, so nothing is ever written through a link. Final components are created with
-//! calls that do not follow symlinks (O_NOFOLLOW/O_EXCL, symlink, mknod, linkat without
-//! AT_SYMLINK_FOLLOW, lchown, utimensat(AT_SYMLINK_NOFOLLOW), l*xattr).
+//! Every entry name is normalised (leading `/` and `.` dropped) and refused if it has a `..`
+//! component. The snapshot directory is opened as an [`inroot::Root`] that refuses symlinks:
+//! every directory on an entry's path must be a real directory of the snapshot (a symlink in
+//! the middle of a path is refused, so nothing is ever written through a link), and the entry
+//! itself is made by the shared extractor ([`crate::extract`]) with calls that never follow a
+//! symlink. OCI whiteouts become overlayfs whiteouts (Overlay mode) or deletions (Copy mode).
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read};
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use inroot::{Dir, Kind, NodeKind, Root};
 use tar::EntryType;
 
 use crate::digest::HashingReader;
-use crate::error::{stream_err, Error, IoContext, Result};
-use crate::fsmeta::{self, NodeKind};
+use crate::error::{stream_err, Error, Result};
+use crate::extract::{join, lstat_beneath, ExtractOptions, Extractor, Implied};
 use crate::snapshotter::{Mode, SnapshotId, Snapshotter};
-use crate::whiteout::{
-    is_overlay_opaque, is_overlay_private_xattr, is_overlay_whiteout, make_overlay_whiteout,
-    set_overlay_opaque, OPAQUE_MARKER, WHITEOUT_PREFIX,
-};
+use crate::tarentry::{bad, read_meta, TarGuard};
+use crate::whiteout::{is_overlay_whiteout, OPAQUE_MARKER, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX};
 
 impl Snapshotter {
     /// Unpack one layer tar (gzip/zstd/plain detected) as a new snapshot over `parent`,
@@ -41,16 +38,20 @@ impl Snapshotter {
         let res = (|| -> Result<String> {
             let plain = crate::compress::decompressed(r)?;
             let mut hashing = HashingReader::new(plain);
-            let mut ex = Extractor {
-                root: &active.upper,
+            let root = Root::open_no_symlinks(&active.upper)?;
+            let mut lx = LayerExtractor {
+                ex: Extractor::new(
+                    &root,
+                    Vec::new(),
+                    ExtractOptions::default(),
+                    Implied::FromLowers(active.lowers.clone()),
+                    self.mode() == Mode::Overlay,
+                ),
                 mode: self.mode(),
                 lowers: &active.lowers,
                 written: HashSet::new(),
-                dir_times: Vec::new(),
-                buf: vec![0u8; 256 * 1024],
             };
-            ex.extract(&mut hashing)?;
-            ex.finish_dir_times()?;
+            lx.extract(&mut hashing)?;
             let (diff_id, _) = hashing
                 .drain_and_finish()
                 .map_err(stream_err("reading the end of the layer"))?;
@@ -84,143 +85,63 @@ fn sanitize(raw: &[u8]) -> Result<Vec<OsString>> {
     Ok(out)
 }
 
-/// `lstat(root/rel)` without following symlinks in any component; `None` if some
-/// component is missing, a symlink or not a directory.
-fn lstat_beneath(root: &Path, rel: &Path) -> Option<fs::Metadata> {
-    let mut p = root.to_path_buf();
-    let mut comps = rel.components().peekable();
-    while let Some(c) = comps.next() {
-        p.push(c);
-        let md = fs::symlink_metadata(&p).ok()?;
-        if comps.peek().is_none() {
-            return Some(md);
-        }
-        if !md.is_dir() {
-            return None;
-        }
-    }
-    None
-}
-
-fn join(comps: &[OsString]) -> PathBuf {
+fn rel_path(comps: &[OsString]) -> PathBuf {
     comps.iter().collect()
 }
 
-/// Metadata from a tar header, with PAX overrides applied.
-struct EntryMeta {
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    mtime: i64,
-    mtime_nanos: u32,
-    xattrs: Vec<(OsString, Vec<u8>)>,
+/// Is this the overlayfs whiteout form (a character device 0/0)?
+fn is_whiteout(m: &inroot::Meta) -> bool {
+    m.kind == Kind::Char && m.rdev == 0
 }
 
-fn bad(path: &str, reason: impl std::fmt::Display) -> Error {
-    Error::BadTar {
-        path: path.to_string(),
-        reason: reason.to_string(),
-    }
-}
-
-fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>, name: &str) -> Result<EntryMeta> {
-    let h = entry.header();
-    let mode = h.mode().map_err(|e| bad(name, e))?;
-    let mut uid = h.uid().map_err(|e| bad(name, e))?;
-    let mut gid = h.gid().map_err(|e| bad(name, e))?;
-    let mut mtime = h.mtime().map_err(|e| bad(name, e))? as i64;
-    let mut mtime_nanos = 0u32;
-    let mut xattrs = Vec::new();
-    if let Some(exts) = entry.pax_extensions().map_err(|e| bad(name, e))? {
-        for ext in exts {
-            let ext = ext.map_err(|e| bad(name, e))?;
-            let Ok(key) = ext.key() else { continue };
-            let val = ext.value_bytes();
-            if let Some(x) = key.strip_prefix("SCHILY.xattr.") {
-                if !is_overlay_private_xattr(x.as_bytes()) {
-                    xattrs.push((OsString::from(x), val.to_vec()));
-                }
-                continue;
-            }
-            let text = String::from_utf8_lossy(val);
-            match key {
-                "uid" => uid = text.parse().map_err(|_| bad(name, "bad PAX uid"))?,
-                "gid" => gid = text.parse().map_err(|_| bad(name, "bad PAX gid"))?,
-                "mtime" => {
-                    let (s, frac) = text.split_once('.').unwrap_or((&text, ""));
-                    mtime = s.parse().map_err(|_| bad(name, "bad PAX mtime"))?;
-                    let digits: String = frac.chars().take(9).collect();
-                    if !digits.is_empty() {
-                        let scale = 10u32.pow(9 - digits.len() as u32);
-                        mtime_nanos = digits.parse::<u32>().unwrap_or(0) * scale;
-                    }
-                }
-                _ => {}
+/// An inroot error on an entry, as the layer error it stands for: a symlink or a
+/// non-directory in the middle of the path makes the entry unsafe.
+fn entry_error(e: Error, name: &str) -> Error {
+    match e {
+        Error::InRoot(ref ie)
+            if matches!(ie.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)) =>
+        {
+            Error::UnsafeEntry {
+                path: name.to_string(),
+                reason: format!("a component of its path is a symlink or not a directory ({ie})"),
             }
         }
+        other => other,
     }
-    let uid = u32::try_from(uid).map_err(|_| bad(name, "uid out of range"))?;
-    let gid = u32::try_from(gid).map_err(|_| bad(name, "gid out of range"))?;
-    Ok(EntryMeta {
-        mode: mode & 0o7777,
-        uid,
-        gid,
-        mtime,
-        mtime_nanos,
-        xattrs,
-    })
 }
 
-struct Extractor<'a> {
-    root: &'a Path,
+struct LayerExtractor<'a, 'r> {
+    ex: Extractor<'r>,
     mode: Mode,
     /// Lower layers (Overlay mode), top first: source of metadata for implied parents.
     lowers: &'a [PathBuf],
-    /// Paths this layer created, with all their ancestors.
+    /// Paths this layer created, with all their ancestors (Copy mode's whiteouts keep them).
     written: HashSet<PathBuf>,
-    /// Directory mtimes, applied after all contents.
-    dir_times: Vec<(PathBuf, i64, u32)>,
-    /// Copy buffer reused for every file.
-    buf: Vec<u8>,
 }
 
-/// Copy `r` into `w` through `buf` (large writes instead of io::copy's 8 KiB).
-fn copy_with(r: &mut dyn Read, w: &mut dyn io::Write, buf: &mut [u8]) -> io::Result<u64> {
-    let mut total = 0u64;
-    loop {
-        let n = match r.read(buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        w.write_all(&buf[..n])?;
-        total += n as u64;
-    }
-}
-
-impl Extractor<'_> {
+impl LayerExtractor<'_, '_> {
     fn extract<R: Read>(&mut self, r: &mut R) -> Result<()> {
-        let mut archive = tar::Archive::new(r);
+        let mut archive = tar::Archive::new(TarGuard::new(r));
         let entries = archive.entries().map_err(|e| bad("", e))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| bad("", e))?;
-            let raw = entry.path_bytes().into_owned();
-            let name = String::from_utf8_lossy(&raw).into_owned();
-            let comps = sanitize(&raw)?;
+            let meta = read_meta(&mut entry)?;
+            let name = String::from_utf8_lossy(&meta.name).into_owned();
+            let comps = sanitize(&meta.name)?;
             let Some((last, parents)) = comps.split_last() else {
                 // The root itself ("./"): only a directory entry means something.
                 if entry.header().entry_type() == EntryType::Directory {
-                    let meta = read_meta(&mut entry, &name)?;
-                    self.set_meta(self.root, &meta, false)?;
-                    self.dir_times
-                        .push((self.root.to_path_buf(), meta.mtime, meta.mtime_nanos));
+                    let top = self.ex.root.dir()?;
+                    self.ex.set_meta(&top, OsStr::new(""), &meta, false)?;
+                    self.ex
+                        .remember_dir_times(&top, (meta.mtime, meta.mtime_nanos))?;
                 }
                 continue;
             };
             let last_b = last.as_bytes();
             if last_b == OPAQUE_MARKER.as_bytes() {
-                self.opaque(parents, &name)?;
+                self.opaque(parents, &name)
+                    .map_err(|e| entry_error(e, &name))?;
                 continue;
             }
             if let Some(target) = last_b.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
@@ -230,10 +151,12 @@ impl Extractor<'_> {
                         reason: "invalid whiteout name".into(),
                     });
                 }
-                self.whiteout(parents, OsStr::from_bytes(target), &name)?;
+                self.whiteout(parents, OsStr::from_bytes(target))
+                    .map_err(|e| entry_error(e, &name))?;
                 continue;
             }
-            self.entry(&mut entry, &comps, &name)?;
+            self.entry(&mut entry, &meta, &comps, &name)
+                .map_err(|e| entry_error(e, &name))?;
         }
         Ok(())
     }
@@ -246,118 +169,82 @@ impl Extractor<'_> {
         }
     }
 
-    /// Make sure every component of `comps` is a real directory inside the root, creating
-    /// missing ones. Returns the absolute path.
-    fn ensure_dirs(&mut self, comps: &[OsString], name: &str) -> Result<PathBuf> {
-        let mut abs = self.root.to_path_buf();
-        let mut rel = PathBuf::new();
-        for c in comps {
-            abs.push(c);
-            rel.push(c);
-            match fs::symlink_metadata(&abs) {
-                Ok(md) if md.is_dir() => {}
-                Ok(md) if md.file_type().is_symlink() => {
-                    return Err(Error::UnsafeEntry {
-                        path: name.to_string(),
-                        reason: format!("path component {} is a symlink", rel.display()),
-                    })
-                }
-                Ok(md) if self.mode == Mode::Overlay && is_overlay_whiteout(&md) => {
-                    // Deleted and re-created in this layer: a fresh opaque directory.
-                    fs::remove_file(&abs).ctx("remove", &abs)?;
-                    fs::create_dir(&abs).ctx("create directory", &abs)?;
-                    fs::set_permissions(&abs, fs::Permissions::from_mode(0o755))
-                        .ctx("chmod", &abs)?;
-                    set_overlay_opaque(&abs).ctx("set opaque xattr", &abs)?;
-                    self.mark_written(&rel);
-                }
-                Ok(_) => {
-                    return Err(Error::UnsafeEntry {
-                        path: name.to_string(),
-                        reason: format!("path component {} is not a directory", rel.display()),
-                    })
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    fs::create_dir(&abs).ctx("create directory", &abs)?;
-                    self.implied_dir_meta(&rel, &abs)?;
-                }
-                Err(e) => return Err(e).ctx("stat", &abs),
-            }
-        }
-        Ok(abs)
-    }
-
-    /// Give a directory created implicitly the metadata of the same directory in the
-    /// lower layers (Overlay mode), or root:root 0755.
-    fn implied_dir_meta(&mut self, rel: &Path, abs: &Path) -> Result<()> {
-        let lower = self.lowers.iter().find_map(|l| {
-            lstat_beneath(l, rel)
-                .filter(|m| m.is_dir())
-                .map(|m| (l.join(rel), m))
-        });
-        match lower {
-            Some((p, md)) => {
-                crate::copytree::copy_metadata(&p, abs, &md)?;
-                self.dir_times
-                    .push((abs.to_path_buf(), md.mtime(), md.mtime_nsec() as u32));
-            }
-            None => {
-                fsmeta::lchown(abs, 0, 0).ctx("chown", abs)?;
-                fs::set_permissions(abs, fs::Permissions::from_mode(0o755)).ctx("chmod", abs)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Remove whatever is at `abs` (never following symlinks).
-    fn remove_existing(abs: &Path) -> Result<()> {
-        match fs::symlink_metadata(abs) {
-            Ok(md) if md.is_dir() => fs::remove_dir_all(abs).ctx("remove", abs),
-            Ok(_) => fs::remove_file(abs).ctx("remove", abs),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).ctx("stat", abs),
+    /// The directory at `comps`, made (with implied metadata) where missing; in Overlay mode
+    /// a directory this layer deleted earlier on the way is made again.
+    fn dir_at(&mut self, comps: &[OsString]) -> Result<Dir> {
+        match self.ex.dir_at(comps) {
+            Err(e) if is_not_dir(&e) && self.fix_whiteouts(comps)? => self.ex.dir_at(comps),
+            r => r,
         }
     }
 
-    fn whiteout(&mut self, parents: &[OsString], target: &OsStr, name: &str) -> Result<()> {
+    /// Overlay mode: a directory on `comps` that this layer deleted earlier (an overlayfs
+    /// whiteout in the upper dir) is made again, as an opaque directory. Returns whether one
+    /// was. Only called when a path failed on a non-directory, so it costs nothing otherwise.
+    fn fix_whiteouts(&mut self, comps: &[OsString]) -> Result<bool> {
+        if self.mode != Mode::Overlay {
+            return Ok(false);
+        }
+        let mut fixed = false;
+        let mut cur = self.ex.root.dir()?;
+        for (i, c) in comps.iter().enumerate() {
+            match cur.stat(c)? {
+                Some(m) if m.is_dir() => cur = cur.open_dir(c)?,
+                Some(m) if is_whiteout(&m) => {
+                    cur.unlink(c)?;
+                    cur.mkdir(c, 0o755)?;
+                    cur.chmod(c, 0o755)?;
+                    cur.set_xattr(c, OsStr::new(OVERLAY_OPAQUE_XATTR), b"y")?;
+                    self.mark_written(&rel_path(&comps[..=i]));
+                    cur = cur.open_dir(c)?;
+                    fixed = true;
+                }
+                _ => break,
+            }
+        }
+        Ok(fixed)
+    }
+
+    fn whiteout(&mut self, parents: &[OsString], target: &OsStr) -> Result<()> {
+        let rel = rel_path(parents).join(target);
         if self.mode == Mode::Copy {
-            let parent = self.root.join(join(parents));
-            if !fs::symlink_metadata(&parent)
-                .map(|m| m.is_dir())
-                .unwrap_or(false)
-            {
-                return Ok(()); // nothing below a missing directory to delete
+            match self.ex.root.open_dir(OsStr::from_bytes(&join(parents))) {
+                Ok(_) => {}
+                // Nothing below a missing directory to delete.
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) => return Err(e.into()),
             }
+            let dir = self.dir_at(parents)?;
+            self.hide_lower(&rel)?;
+            return Ok(self.ex.touched(&dir)?);
         }
-        let dir = self.ensure_dirs(parents, name)?;
-        let abs = dir.join(target);
-        let rel = join(parents).join(target);
+        let dir = self.dir_at(parents)?;
+        // Anything already in the upper dir came from this layer: keep it. A whiteout is only
+        // made where a lower layer has something to hide: overlayfs shows whiteouts in
+        // directories that are not merged (new or opaque ones).
+        let exists_here = dir.stat(target)?.is_some();
+        let opaque = dir
+            .get_xattr(OsStr::new(""), OsStr::new(OVERLAY_OPAQUE_XATTR))?
+            .as_deref()
+            == Some(b"y");
+        if !exists_here && !opaque && self.in_lowers(&rel) {
+            dir.mknod(target, NodeKind::Char, 0, 0)?;
+        }
+        Ok(self.ex.touched(&dir)?)
+    }
+
+    fn opaque(&mut self, dir_comps: &[OsString], _name: &str) -> Result<()> {
+        let dir = self.dir_at(dir_comps)?;
         match self.mode {
             Mode::Overlay => {
-                // Anything already in the upper dir came from this layer: keep it. A
-                // whiteout is only made where a lower layer has something to hide: overlayfs
-                // shows whiteouts in directories that are not merged (new or opaque ones).
-                let exists_here = fs::symlink_metadata(&abs).is_ok();
-                let opaque = is_overlay_opaque(&dir).ctx("read xattr", &dir)?;
-                if !exists_here && !opaque && self.in_lowers(&rel) {
-                    make_overlay_whiteout(&abs).ctx("create whiteout", &abs)?;
-                }
+                dir.set_xattr(OsStr::new(""), OsStr::new(OVERLAY_OPAQUE_XATTR), b"y")?;
             }
-            Mode::Copy => self.hide_lower(&rel)?,
-        }
-        Ok(())
-    }
-
-    fn opaque(&mut self, dir: &[OsString], name: &str) -> Result<()> {
-        let abs = self.ensure_dirs(dir, name)?;
-        match self.mode {
-            Mode::Overlay => set_overlay_opaque(&abs).ctx("set opaque xattr", &abs)?,
             Mode::Copy => {
-                let rel = join(dir);
-                for child in fs::read_dir(&abs).ctx("read directory", &abs)? {
-                    let child = child.ctx("read directory", &abs)?;
-                    self.hide_lower(&rel.join(child.file_name()))?;
+                let rel = rel_path(dir_comps);
+                for child in dir.read_dir()? {
+                    self.hide_lower(&rel.join(child))?;
                 }
+                self.ex.touched(&dir)?;
             }
         }
         Ok(())
@@ -377,17 +264,20 @@ impl Extractor<'_> {
     /// Copy mode: delete `rel` unless this layer wrote it (or something below it); in a
     /// directory this layer kept, delete what it did not write.
     fn hide_lower(&mut self, rel: &Path) -> Result<()> {
-        let abs = self.root.join(rel);
-        let Ok(md) = fs::symlink_metadata(&abs) else {
-            return Ok(());
-        };
-        if !self.written.contains(rel) {
-            return Self::remove_existing(&abs);
-        }
-        if md.is_dir() {
-            for child in fs::read_dir(&abs).ctx("read directory", &abs)? {
-                let child = child.ctx("read directory", &abs)?;
-                self.hide_lower(&rel.join(child.file_name()))?;
+        let mut todo = vec![rel.to_path_buf()];
+        while let Some(rel) = todo.pop() {
+            let (dir, name) = self.ex.root.parent(rel.as_os_str())?;
+            let Some(md) = dir.stat(&name)? else {
+                continue;
+            };
+            if !self.written.contains(&rel) {
+                dir.remove_all(&name)?;
+                continue;
+            }
+            if md.is_dir() {
+                for child in dir.open_dir(&name)?.read_dir()? {
+                    todo.push(rel.join(child));
+                }
             }
         }
         Ok(())
@@ -396,169 +286,24 @@ impl Extractor<'_> {
     fn entry<R: Read>(
         &mut self,
         entry: &mut tar::Entry<'_, R>,
+        meta: &crate::tarentry::EntryMeta,
         comps: &[OsString],
         name: &str,
     ) -> Result<()> {
-        let (last, parents) = match comps.split_last() {
-            Some(x) => x,
-            None => return Ok(()),
+        let placed = match self.ex.put(entry, meta, comps, name) {
+            Err(e) if is_not_dir(&e) && self.fix_whiteouts(&comps[..comps.len() - 1])? => {
+                self.ex.put(entry, meta, comps, name)?
+            }
+            r => r?,
         };
-        let dir = self.ensure_dirs(parents, name)?;
-        let abs = dir.join(last);
-        let rel = join(comps);
-        let meta = read_meta(entry, name)?;
-        let kind = entry.header().entry_type();
-        match kind {
-            EntryType::Directory => {
-                match fs::symlink_metadata(&abs) {
-                    Ok(md) if md.is_dir() => {}
-                    Ok(md) => {
-                        let was_whiteout = self.mode == Mode::Overlay && is_overlay_whiteout(&md);
-                        fs::remove_file(&abs).ctx("remove", &abs)?;
-                        fs::create_dir(&abs).ctx("create directory", &abs)?;
-                        if was_whiteout {
-                            set_overlay_opaque(&abs).ctx("set opaque xattr", &abs)?;
-                        }
-                    }
-                    Err(_) => fs::create_dir(&abs).ctx("create directory", &abs)?,
-                }
-                self.set_meta(&abs, &meta, false)?;
-                self.dir_times.push((abs, meta.mtime, meta.mtime_nanos));
-            }
-            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                Self::remove_existing(&abs)?;
-                let mut f = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .mode(0o600)
-                    .open(&abs)
-                    .ctx("create", &abs)?;
-                copy_with(entry, &mut f, &mut self.buf)
-                    .map_err(stream_err(format!("extracting {name}")))?;
-                drop(f);
-                self.set_meta(&abs, &meta, false)?;
-                self.set_time(&abs, &meta)?;
-            }
-            EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| bad(name, "symlink without target"))?
-                    .into_owned();
-                Self::remove_existing(&abs)?;
-                std::os::unix::fs::symlink(OsStr::from_bytes(&target), &abs)
-                    .ctx("create symlink", &abs)?;
-                self.set_meta(&abs, &meta, true)?;
-                self.set_time(&abs, &meta)?;
-            }
-            EntryType::Link => {
-                let raw = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| bad(name, "hardlink without target"))?
-                    .into_owned();
-                let tcomps = sanitize(&raw)?;
-                let Some((tlast, tparents)) = tcomps.split_last() else {
-                    return Err(Error::UnsafeEntry {
-                        path: name.to_string(),
-                        reason: "hardlink to the root".into(),
-                    });
-                };
-                let target = self.existing_dir(tparents, name)?.join(tlast);
-                let tmd = fs::symlink_metadata(&target).map_err(|_| Error::UnsafeEntry {
-                    path: name.to_string(),
-                    reason: format!(
-                        "hardlink target {} is not in the layer",
-                        String::from_utf8_lossy(&raw)
-                    ),
-                })?;
-                if tmd.is_dir() || (self.mode == Mode::Overlay && is_overlay_whiteout(&tmd)) {
-                    return Err(Error::UnsafeEntry {
-                        path: name.to_string(),
-                        reason: "hardlink target is a directory or deleted".into(),
-                    });
-                }
-                if target != abs {
-                    Self::remove_existing(&abs)?;
-                    fs::hard_link(&target, &abs).ctx("hard link", &abs)?;
-                }
-            }
-            EntryType::Char | EntryType::Block | EntryType::Fifo => {
-                let node = match kind {
-                    EntryType::Char => NodeKind::Char,
-                    EntryType::Block => NodeKind::Block,
-                    _ => NodeKind::Fifo,
-                };
-                let h = entry.header();
-                let major = h.device_major().ok().flatten().unwrap_or(0);
-                let minor = h.device_minor().ok().flatten().unwrap_or(0);
-                Self::remove_existing(&abs)?;
-                if let Err(e) = fsmeta::mknod(&abs, node, meta.mode, major, minor) {
-                    eprintln!("kiln-snapshot: warning: skipping device node {name}: {e}");
-                    return Ok(());
-                }
-                self.set_meta(&abs, &meta, false)?;
-                self.set_time(&abs, &meta)?;
-            }
-            EntryType::XGlobalHeader => return Ok(()),
-            other => {
-                eprintln!("kiln-snapshot: warning: skipping tar entry {name} of type {other:?}");
-                return Ok(());
-            }
-        }
-        self.mark_written(&rel);
-        Ok(())
-    }
-
-    /// Like `ensure_dirs` but creates nothing: every component must exist as a directory.
-    fn existing_dir(&self, comps: &[OsString], name: &str) -> Result<PathBuf> {
-        let mut abs = self.root.to_path_buf();
-        for c in comps {
-            abs.push(c);
-            match fs::symlink_metadata(&abs) {
-                Ok(md) if md.is_dir() => {}
-                _ => {
-                    return Err(Error::UnsafeEntry {
-                        path: name.to_string(),
-                        reason: format!(
-                            "hardlink target directory {} is missing or not a real directory",
-                            abs.strip_prefix(self.root).unwrap_or(&abs).display()
-                        ),
-                    })
-                }
-            }
-        }
-        Ok(abs)
-    }
-
-    fn set_meta(&self, abs: &Path, m: &EntryMeta, is_symlink: bool) -> Result<()> {
-        fsmeta::lchown(abs, m.uid, m.gid).ctx("chown", abs)?;
-        if !is_symlink {
-            // After chown, which clears setuid/setgid bits.
-            fs::set_permissions(abs, fs::Permissions::from_mode(m.mode)).ctx("chmod", abs)?;
-        }
-        for (k, v) in &m.xattrs {
-            if let Err(e) = fsmeta::set_xattr(abs, k, v) {
-                eprintln!(
-                    "kiln-snapshot: warning: cannot set xattr {} on {}: {e}",
-                    k.to_string_lossy(),
-                    abs.display()
-                );
-            }
+        if placed {
+            self.mark_written(&rel_path(comps));
         }
         Ok(())
     }
+}
 
-    fn set_time(&self, abs: &Path, m: &EntryMeta) -> Result<()> {
-        fsmeta::set_times(abs, m.mtime, m.mtime_nanos).ctx("set times", abs)
-    }
-
-    fn finish_dir_times(&mut self) -> Result<()> {
-        for (p, s, ns) in self.dir_times.iter().rev() {
-            // The directory may have been replaced by a later entry.
-            if fs::symlink_metadata(p).map(|m| m.is_dir()).unwrap_or(false) {
-                fsmeta::set_times(p, *s, *ns).ctx("set times", p)?;
-            }
-        }
-        Ok(())
-    }
+/// Did an operation fail on a path component that is not a directory?
+fn is_not_dir(e: &Error) -> bool {
+    matches!(e, Error::InRoot(ie) if ie.raw_os_error() == Some(libc::ENOTDIR))
 }

@@ -63,6 +63,9 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A file operation inside a tree failed (see [`inroot::Error`]).
+    #[error(transparent)]
+    InRoot(#[from] inroot::Error),
     /// A layer tar entry would escape the snapshot or is otherwise refused.
     #[error("refused layer entry {path:?}: {reason}")]
     UnsafeEntry {

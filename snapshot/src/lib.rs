@@ -9,6 +9,7 @@
 //! Known limits:
 //! * Layer entries are never written through symlinks: an entry whose parent path
 //!   contains a symlink (even one that stays inside the tree) is refused.
+//!   [`extract::extract_archive`] (`ADD` of an archive) follows such links inside the root.
 //! * In Overlay mode a hardlink entry must point at a file of the same layer.
 //! * Active snapshots left by a crashed process are not listed or collected.
 
@@ -23,12 +24,14 @@ mod diff;
 mod digest;
 mod error;
 mod export;
+pub mod extract;
 mod fsmeta;
 mod meta;
 mod mount;
 mod pgzip;
 mod random;
 mod snapshotter;
+mod tarentry;
 mod whiteout;
 
 pub use compress::{

@@ -25,11 +25,6 @@ pub fn is_overlay_whiteout(md: &Metadata) -> bool {
     md.file_type().is_char_device() && md.rdev() == 0
 }
 
-/// Create an overlayfs whiteout at `path`.
-pub fn make_overlay_whiteout(path: &Path) -> io::Result<()> {
-    fsmeta::mknod(path, fsmeta::NodeKind::Char, 0, 0, 0)
-}
-
 /// Does the directory carry the overlayfs opaque xattr?
 pub fn is_overlay_opaque(path: &Path) -> io::Result<bool> {
     Ok(fsmeta::get_xattr(path, OsStr::new(OVERLAY_OPAQUE_XATTR))?.as_deref() == Some(b"y"))

@@ -3,23 +3,23 @@
 
 use super::dockerignore::DockerIgnore;
 use super::pattern::has_wildcard;
-use super::resolve::{host_path, resolve_matches};
+use super::resolve::resolve_matches;
 use super::statcache::StatKey;
-use super::walk::{walk, WalkControl, WalkFilter};
+use super::walk::{walk_dir, WalkControl, WalkFilter};
 use super::{Context, ContextError};
+use inroot::{Dir, Kind, Meta};
 use sha2::{Digest as _, Sha256};
-use std::fs::Metadata;
+use std::ffi::OsStr;
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// One record of the digest; `file` is set for regular files whose content must be hashed.
+/// One record of the digest; `file` is set for regular files whose content must be hashed:
+/// the file's real path in the context and its `lstat` key.
 struct Record {
     key: String,
     meta: String,
-    file: Option<(PathBuf, String, StatKey)>,
+    file: Option<(String, StatKey)>,
 }
 
 /// Computes `sha256:...` over the selected entries of `ctx`.
@@ -64,7 +64,8 @@ fn collect_selector(
     out: &mut Vec<Record>,
 ) -> Result<(), ContextError> {
     let ignore = ctx.ignore.as_deref();
-    let matches = resolve_matches(&ctx.root, sel, true, ignore)?;
+    let root = &ctx.dir;
+    let matches = resolve_matches(root, sel, true, ignore)?;
     if matches.is_empty() {
         if has_wildcard(sel) {
             out.push(Record {
@@ -83,34 +84,34 @@ fn collect_selector(
         if !base.is_empty() && excl.matches(base) {
             continue;
         }
-        let host =
-            host_path(&ctx.root, &m, false).map_err(|e| ContextError::io(ctx.root.join(&m), e))?;
-        let meta = std::fs::symlink_metadata(&host).map_err(|e| ContextError::io(&host, e))?;
+        let found = root.resolve(&m, false).map_err(|e| ctx.err(&m, e))?;
+        let Some(meta) = found.meta else {
+            return Err(ContextError::NotFound {
+                path: format!("/{m}"),
+            });
+        };
         let key = format!("{sel}\0{m}\0");
-        push_entry(out, key, &host, &m, &meta)?;
-        let mut content_rel = m.clone();
-        let mut content_host = host.clone();
-        if meta.file_type().is_symlink() {
+        push_entry(out, key, &found.parent, &found.name, &found.rel(), &meta)?;
+        let mut content = found;
+        if meta.is_symlink() {
             // COPY follows a source symlink: its target's content counts too.
-            content_host =
-                host_path(&ctx.root, &m, true).map_err(|e| ContextError::io(&host, e))?;
-            content_rel = content_host
-                .strip_prefix(&ctx.root)
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if let Ok(tm) = std::fs::symlink_metadata(&content_host) {
+            content = root.resolve(&m, true).map_err(|e| ctx.err(&m, e))?;
+            if let Some(tm) = content.meta {
                 push_entry(
                     out,
                     format!("{sel}\0{m}\0\0target"),
-                    &content_host,
-                    &content_rel,
+                    &content.parent,
+                    &content.name,
+                    &content.rel(),
                     &tm,
                 )?;
             }
         }
-        if !content_host.is_dir() {
+        if !content.meta.is_some_and(|m| m.is_dir()) {
             continue;
         }
+        let content_rel = content.rel();
+        let dir = content.open_dir().map_err(|e| ctx.err(&content_rel, e))?;
         let prefix_len = if content_rel.is_empty() {
             0
         } else {
@@ -121,7 +122,7 @@ fn collect_selector(
             include: None,
         };
         let mut err = None;
-        walk(&content_host, &content_rel, filter, &mut |e| {
+        walk_dir(&dir, &content_rel, filter, &mut |e| {
             let sub = e.rel.get(prefix_len..).unwrap_or("");
             if excl.matches(sub) {
                 let skip = e.meta.is_dir() && excl.can_skip_dir(sub);
@@ -131,13 +132,19 @@ fn collect_selector(
                     WalkControl::Continue
                 });
             }
-            if let Err(x) = push_entry(out, format!("{sel}\0{m}\0{sub}"), &e.path, &e.rel, &e.meta)
-            {
+            if let Err(x) = push_entry(
+                out,
+                format!("{sel}\0{m}\0{sub}"),
+                e.dir,
+                e.name,
+                &e.rel,
+                &e.meta,
+            ) {
                 err = Some(x);
             }
             Ok(WalkControl::Continue)
         })
-        .map_err(|e| ContextError::io(&content_host, e))?;
+        .map_err(|e| ContextError::io(ctx.dir.shown_host_path(&content_rel), e))?;
         if let Some(e) = err {
             return Err(e);
         }
@@ -148,34 +155,28 @@ fn collect_selector(
 fn push_entry(
     out: &mut Vec<Record>,
     key: String,
-    host: &Path,
+    dir: &Dir,
+    name: &OsStr,
     rel: &str,
-    meta: &Metadata,
+    meta: &Meta,
 ) -> Result<(), ContextError> {
-    let ft = meta.file_type();
-    let kind = if ft.is_dir() {
-        "dir".to_string()
-    } else if ft.is_symlink() {
-        let t = std::fs::read_link(host).map_err(|e| ContextError::io(host, e))?;
-        format!("symlink:{}", t.to_string_lossy())
-    } else if ft.is_file() {
-        "file".to_string()
-    } else if ft.is_block_device() || ft.is_char_device() {
-        format!("dev:{}", meta.rdev())
-    } else if ft.is_fifo() {
-        "fifo".to_string()
-    } else {
-        "other".to_string()
+    let kind = match meta.kind {
+        Kind::Dir => "dir".to_string(),
+        Kind::Symlink => {
+            let t = dir
+                .readlink(name)
+                .map_err(|e| ContextError::io(dir.root_host_path().join(rel), e.into()))?;
+            format!("symlink:{}", t.to_string_lossy())
+        }
+        Kind::File => "file".to_string(),
+        Kind::Block | Kind::Char => format!("dev:{}", meta.rdev),
+        Kind::Fifo => "fifo".to_string(),
+        Kind::Socket => "other".to_string(),
     };
-    let meta_s = format!(
-        "{kind}\0{:o}\0{}\0{}",
-        meta.mode() & 0o7777,
-        meta.uid(),
-        meta.gid()
-    );
-    let file = ft
+    let meta_s = format!("{kind}\0{:o}\0{}\0{}", meta.perm, meta.uid, meta.gid);
+    let file = meta
         .is_file()
-        .then(|| (host.to_path_buf(), rel.to_string(), StatKey::of(meta)));
+        .then(|| (rel.to_string(), StatKey::of_meta(meta)));
     out.push(Record {
         key,
         meta: meta_s,
@@ -189,7 +190,7 @@ fn hash_files(ctx: &Context, records: &[Record]) -> Result<Vec<Option<String>>, 
     let results: Vec<Mutex<Option<String>>> = records.iter().map(|_| Mutex::new(None)).collect();
     let mut todo = Vec::new();
     for (i, r) in records.iter().enumerate() {
-        let Some((_, rel, key)) = &r.file else {
+        let Some((rel, key)) = &r.file else {
             continue;
         };
         let cached = ctx
@@ -197,7 +198,10 @@ fn hash_files(ctx: &Context, records: &[Record]) -> Result<Vec<Option<String>>, 
             .as_ref()
             .and_then(|c| c.lock().ok().and_then(|c| c.get(rel, key)));
         match cached {
-            Some(d) => *lock(&results[i]) = Some(d),
+            Some(d) => {
+                ctx.note_hashed(rel, *key);
+                *lock(&results[i]) = Some(d);
+            }
             None => todo.push(i),
         }
     }
@@ -212,21 +216,22 @@ fn hash_files(ctx: &Context, records: &[Record]) -> Result<Vec<Option<String>>, 
             s.spawn(|| loop {
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&i) = todo.get(n) else { break };
-                let Some((path, rel, key)) = &records[i].file else {
+                let Some((rel, _)) = &records[i].file else {
                     continue;
                 };
-                match sha256_file(path) {
-                    Ok(d) => {
+                match sha256_in(ctx, rel) {
+                    Ok((d, key)) => {
                         ctx.hashed.fetch_add(1, Ordering::Relaxed);
+                        ctx.note_hashed(rel, key);
                         if let Some(c) = &ctx.stat_cache {
                             if let Ok(mut c) = c.lock() {
-                                c.put(rel, *key, d.clone());
+                                c.put(rel, key, d.clone());
                             }
                         }
                         *lock(&results[i]) = Some(d);
                     }
                     Err(e) => {
-                        *lock(&failure) = Some(ContextError::io(path, e));
+                        *lock(&failure) = Some(e);
                         break;
                     }
                 }
@@ -246,16 +251,25 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
+/// The sha256 of the context file at `rel` (a real path: no symlink in it), opened without
+/// following a symlink, and the stat key of what was actually read.
+fn sha256_in(ctx: &Context, rel: &str) -> Result<(String, StatKey), ContextError> {
+    let (dir, name) = ctx.dir.parent(rel).map_err(|e| ctx.err(rel, e))?;
+    let mut f = dir.open_file(&name).map_err(|e| ctx.err(rel, e))?;
+    let key = f
+        .metadata()
+        .map(|m| StatKey::of(&m))
+        .map_err(|e| ContextError::io(ctx.dir.shown_host_path(rel), e))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = f.read(&mut buf)?;
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| ContextError::io(ctx.dir.shown_host_path(rel), e))?;
         if n == 0 {
             break;
         }
         h.update(&buf[..n]);
     }
-    Ok(hex::encode(h.finalize()))
+    Ok((hex::encode(h.finalize()), key))
 }

@@ -9,7 +9,8 @@ pub mod walk;
 
 pub use dockerignore::{DockerIgnore, DockerIgnoreError};
 
-use statcache::StatCache;
+use statcache::{StatCache, StatKey};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,7 +41,7 @@ pub enum ContextError {
 }
 
 impl ContextError {
-    fn io(path: impl AsRef<Path>, source: std::io::Error) -> ContextError {
+    pub(crate) fn io(path: impl AsRef<Path>, source: std::io::Error) -> ContextError {
         ContextError::Io {
             path: path.as_ref().to_path_buf(),
             source,
@@ -68,13 +69,22 @@ pub struct ContextEntry {
     pub kind: EntryKind,
 }
 
+/// What was read of each context file whose content entered a cache key: its real path in
+/// the context → the stat key of the file that was hashed. A COPY checks that what it opens is
+/// what was hashed, so a file swapped during the build cannot reach an image under a key made
+/// from other content.
+pub type HashedFiles = Arc<Mutex<HashMap<String, StatKey>>>;
+
 /// A local build context: a directory plus its `.dockerignore`.
 #[derive(Debug)]
 pub struct Context {
     root: PathBuf,
+    /// The context directory, opened once: every read goes through it.
+    dir: inroot::Root,
     ignore: Option<Arc<DockerIgnore>>,
     stat_cache: Option<Mutex<StatCache>>,
     hashed: AtomicU64,
+    hashed_files: HashedFiles,
 }
 
 impl Context {
@@ -89,9 +99,11 @@ impl Context {
         }
         Ok(Context {
             root: dir.to_path_buf(),
+            dir: inroot::Root::open(dir).map_err(|e| ContextError::io(dir, e.into()))?,
             ignore: dockerignore.filter(|d| !d.is_empty()).map(Arc::new),
             stat_cache: None,
             hashed: AtomicU64::new(0),
+            hashed_files: HashedFiles::default(),
         })
     }
 
@@ -141,13 +153,32 @@ impl Context {
         self.hashed.load(Ordering::Relaxed)
     }
 
-    /// The context as a COPY source: ignore rules applied, files owned by 0:0 (BuildKit).
+    /// The context as a COPY source: ignore rules applied, files owned by 0:0 (BuildKit), and
+    /// every file checked against what was hashed for the cache key.
     pub fn source_root(&self) -> crate::fileop::SourceRoot {
         crate::fileop::SourceRoot {
             root: self.root.clone(),
             ignore: self.ignore.clone(),
             force_owner: Some((0, 0)),
+            hashed: Some(self.hashed_files.clone()),
         }
+    }
+
+    /// Remember that the file at `rel` was hashed as it was at `key`.
+    pub(crate) fn note_hashed(&self, rel: &str, key: StatKey) {
+        if let Ok(mut m) = self.hashed_files.lock() {
+            m.insert(rel.to_string(), key);
+        }
+    }
+
+    /// An error reading `rel` in the context.
+    pub(crate) fn err(&self, rel: &str, e: inroot::Error) -> ContextError {
+        if e.is_not_found() {
+            return ContextError::NotFound {
+                path: format!("/{rel}"),
+            };
+        }
+        ContextError::io(self.dir.shown_host_path(rel), e.into())
     }
 
     /// Expands COPY source paths (absolute inside the context, Go `filepath.Match` wildcards per
@@ -156,24 +187,21 @@ impl Context {
     pub fn resolve_sources(&self, patterns: &[String]) -> Result<Vec<ContextEntry>, ContextError> {
         let mut out = Vec::new();
         for p in patterns {
-            let matches = resolve::resolve_matches(&self.root, p, true, self.ignore.as_deref())?;
+            let matches = resolve::resolve_matches(&self.dir, p, true, self.ignore.as_deref())?;
             if matches.is_empty() && !pattern::has_wildcard(p) {
                 return Err(ContextError::NotFound { path: p.clone() });
             }
             for m in matches {
-                let path = resolve::host_path(&self.root, &m, false)
-                    .map_err(|e| ContextError::io(self.root.join(&m), e))?;
-                let meta =
-                    std::fs::symlink_metadata(&path).map_err(|e| ContextError::io(&path, e))?;
-                let ft = meta.file_type();
-                let kind = if ft.is_dir() {
-                    EntryKind::Dir
-                } else if ft.is_symlink() {
-                    EntryKind::Symlink
-                } else if ft.is_file() {
-                    EntryKind::File
-                } else {
-                    EntryKind::Other
+                let found = self.dir.resolve(&m, false).map_err(|e| self.err(&m, e))?;
+                let meta = found.meta.ok_or_else(|| ContextError::NotFound {
+                    path: format!("/{m}"),
+                })?;
+                let path = self.root.join(found.rel());
+                let kind = match meta.kind {
+                    inroot::Kind::Dir => EntryKind::Dir,
+                    inroot::Kind::Symlink => EntryKind::Symlink,
+                    inroot::Kind::File => EntryKind::File,
+                    _ => EntryKind::Other,
                 };
                 out.push(ContextEntry {
                     rel_path: m,
@@ -205,7 +233,11 @@ impl Context {
             exclude: self.ignore.as_deref(),
             include: None,
         };
-        walk::walk(&self.root, "", filter, &mut |e| {
+        let top = self
+            .dir
+            .dir()
+            .map_err(|e| ContextError::io(&self.root, e.into()))?;
+        walk::walk_dir(&top, "", filter, &mut |e| {
             out.push((e.rel.clone(), e.meta.is_dir()));
             Ok(walk::WalkControl::Continue)
         })

@@ -4,10 +4,10 @@
 
 use super::dockerignore::{clean_path, DockerIgnore};
 use super::pattern::{go_match, has_wildcard, BadPattern};
-use super::walk::{walk, WalkControl, WalkFilter};
-use crate::fileop::rootpath::resolve_in_root;
+use super::walk::{walk_dir, WalkControl, WalkFilter};
+use inroot::Root;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Errors resolving a source path.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,15 @@ pub enum ResolveError {
     },
 }
 
+impl ResolveError {
+    fn inroot(root: &Root, rel: &str, e: inroot::Error) -> ResolveError {
+        ResolveError::Io {
+            path: root.shown_host_path(rel),
+            source: e.into(),
+        }
+    }
+}
+
 /// Cleans a source path into a root-relative one: `/a/./b/` → `a/b`, `/` → `` (the root).
 pub fn rel_of(path: &str) -> String {
     let c = clean_path(&format!("/{path}"));
@@ -33,22 +42,22 @@ pub fn rel_of(path: &str) -> String {
 
 /// Is the entry at `rel` visible through `ignore`? Excluded directories stay visible when
 /// something below them is re-included.
-pub fn is_visible(root: &Path, rel: &str, ignore: Option<&DockerIgnore>) -> bool {
+pub fn is_visible(root: &Root, rel: &str, ignore: Option<&DockerIgnore>) -> bool {
     let Some(ig) = ignore else { return true };
     if rel.is_empty() || !ig.matches(rel) {
         return true;
     }
-    let host = root.join(rel);
-    let is_dir = std::fs::symlink_metadata(&host)
-        .map(|m| m.is_dir())
-        .unwrap_or(false);
+    let is_dir = matches!(root.stat(rel, false), Ok(Some(m)) if m.is_dir());
     if !is_dir || ig.can_skip_dir(rel) {
         return false;
     }
+    let Ok(dir) = root.open_dir(rel) else {
+        return false;
+    };
     // Look for a re-included descendant.
     let mut found = false;
-    let _ = walk(
-        &host,
+    let _ = walk_dir(
+        &dir,
         rel,
         WalkFilter {
             exclude: Some(ig),
@@ -62,11 +71,17 @@ pub fn is_visible(root: &Path, rel: &str, ignore: Option<&DockerIgnore>) -> bool
     found
 }
 
+/// Does resolving fail only because the path is not there (a missing or non-directory
+/// component), which for a source means "no match"?
+fn is_absent(e: &inroot::Error) -> bool {
+    e.is_not_found() || e.raw_os_error() == Some(libc::ENOTDIR)
+}
+
 /// Resolves one source path (already absolute inside the root, wildcards allowed if
 /// `allow_wildcard`) into root-relative matches, sorted. A non-wildcard path that does not
 /// exist (or is ignored) gives an empty list. The root itself is `""`.
 pub fn resolve_matches(
-    root: &Path,
+    root: &Root,
     src: &str,
     allow_wildcard: bool,
     ignore: Option<&DockerIgnore>,
@@ -89,33 +104,24 @@ pub fn resolve_matches(
                 }
             };
             if allow_wildcard && has_wildcard(seg) {
-                let dir = resolve_in_root(root, base, true).map_err(|source| ResolveError::Io {
-                    path: root.join(base),
-                    source,
-                })?;
-                let Ok(rd) = std::fs::read_dir(&dir) else {
-                    continue;
+                let names = match root.open_dir(base).and_then(|d| d.read_dir()) {
+                    Ok(n) => n,
+                    Err(e) if is_absent(&e) => continue,
+                    Err(e) => return Err(ResolveError::inroot(root, base, e)),
                 };
-                let mut names: Vec<String> = rd
-                    .filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect();
-                names.sort();
                 for name in names {
+                    let name = name.to_string_lossy();
                     if go_match(seg, &name)? {
                         next.push(join(&name));
                     }
                 }
             } else {
                 let candidate = join(seg);
-                let host = resolve_in_root(root, &candidate, !is_last).map_err(|source| {
-                    ResolveError::Io {
-                        path: root.join(&candidate),
-                        source,
-                    }
-                })?;
-                if std::fs::symlink_metadata(&host).is_ok() {
-                    next.push(candidate);
+                match root.resolve(&candidate, !is_last) {
+                    Ok(r) if r.meta.is_some() => next.push(candidate),
+                    Ok(_) => {}
+                    Err(e) if is_absent(&e) => {}
+                    Err(e) => return Err(ResolveError::inroot(root, &candidate, e)),
                 }
             }
         }
@@ -128,10 +134,4 @@ pub fn resolve_matches(
         }
     }
     Ok(current)
-}
-
-/// Host path of a root-relative entry; intermediate symlinks are followed inside the root, the
-/// final one only if `follow`.
-pub fn host_path(root: &Path, rel: &str, follow: bool) -> io::Result<PathBuf> {
-    resolve_in_root(root, rel, follow)
 }

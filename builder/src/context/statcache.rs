@@ -16,6 +16,17 @@ pub struct StatKey {
 }
 
 impl StatKey {
+    /// The key of an entry's `lstat` as [`inroot`] reports it.
+    pub fn of_meta(meta: &inroot::Meta) -> StatKey {
+        let ns = |(s, n): (i64, u32)| s.saturating_mul(1_000_000_000).saturating_add(i64::from(n));
+        StatKey {
+            size: meta.size,
+            mtime_ns: ns(meta.mtime),
+            ino: meta.ino,
+            ctime_ns: ns(meta.ctime),
+        }
+    }
+
     /// The key of a file's `lstat`.
     pub fn of(meta: &Metadata) -> StatKey {
         StatKey {

@@ -2,21 +2,28 @@
 //! excluded entries are dropped, excluded directories are skipped unless an exception could
 //! re-include something below them, and the parents of a re-included entry are emitted even if
 //! they themselves are excluded.
+//!
+//! The walk goes through directory descriptors ([`inroot::Dir`]), never through paths: an entry
+//! swapped for a symlink while the walk runs is seen as the symlink it has become, and nothing
+//! outside the tree is ever listed or opened.
 
 use super::dockerignore::DockerIgnore;
-use std::fs::Metadata;
+use inroot::{Dir, Meta};
+use std::ffi::{OsStr, OsString};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One entry seen by [`walk`].
-#[derive(Debug, Clone)]
-pub struct WalkEntry {
+#[derive(Debug)]
+pub struct WalkEntry<'a> {
     /// Path relative to the walk's root, `/`-separated, no leading `/`.
     pub rel: String,
-    /// Host path.
-    pub path: PathBuf,
+    /// The directory holding the entry.
+    pub dir: &'a Dir,
+    /// The entry's name in `dir`.
+    pub name: &'a OsStr,
     /// `lstat` of the entry.
-    pub meta: Metadata,
+    pub meta: Meta,
 }
 
 /// Filters applied during a walk. All paths given to them are relative to the walk root.
@@ -58,78 +65,149 @@ impl WalkFilter<'_> {
     }
 }
 
-/// Walks the tree under the host directory `dir` (not reporting `dir` itself), in lexical
-/// order, calling `cb` for each kept entry. `base_rel` is `dir`'s path relative to the root the
-/// filters are anchored at (`""` for the root itself); entries' `rel` include it. Read errors
-/// on paths that are excluded are ignored.
+/// Walks the tree under the host directory `dir` (not reporting `dir` itself); see
+/// [`walk_dir`].
 pub fn walk(
     dir: &Path,
     base_rel: &str,
     filter: WalkFilter<'_>,
-    cb: &mut dyn FnMut(&WalkEntry) -> io::Result<WalkControl>,
+    cb: &mut dyn FnMut(&WalkEntry<'_>) -> io::Result<WalkControl>,
 ) -> io::Result<()> {
-    let mut pending = Vec::new();
-    walk_dir(dir, base_rel, filter, &mut pending, cb).map(|_| ())
+    let root = inroot::Root::open(dir)?;
+    walk_dir(&root.dir()?, base_rel, filter, cb)
 }
 
-fn walk_dir(
-    dir: &Path,
-    rel_dir: &str,
+/// One directory being listed.
+struct Frame {
+    dir: Dir,
+    rel: String,
+    entries: Vec<(OsString, Meta)>,
+    next: usize,
+    /// Excluded itself, kept only if something below it is; `Some(false)` while not reported.
+    held: Option<bool>,
+    /// This directory's name and meta (for reporting it when held).
+    meta: Option<(OsString, Meta)>,
+}
+
+/// Walks the tree under `dir` (not reporting `dir` itself), in lexical order, calling `cb` for
+/// each kept entry. `base_rel` is `dir`'s path relative to the root the filters are anchored at
+/// (`""` for the root itself); entries' `rel` include it. Read errors on directories that are
+/// excluded are ignored.
+pub fn walk_dir(
+    dir: &Dir,
+    base_rel: &str,
     filter: WalkFilter<'_>,
-    pending: &mut Vec<WalkEntry>,
-    cb: &mut dyn FnMut(&WalkEntry) -> io::Result<WalkControl>,
-) -> io::Result<Option<String>> {
-    // `DirEntry::metadata` stats relative to the open directory (and does not follow
-    // symlinks), which saves a path lookup per file on large contexts.
-    let mut entries: Vec<(std::ffi::OsString, std::fs::Metadata)> = std::fs::read_dir(dir)?
-        .map(|e| e.and_then(|e| Ok((e.file_name(), e.metadata()?))))
-        .collect::<io::Result<_>>()?;
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, meta) in entries {
-        let path = dir.join(&name);
-        let name = name.to_string_lossy();
-        let rel = if rel_dir.is_empty() {
-            name.to_string()
+    cb: &mut dyn FnMut(&WalkEntry<'_>) -> io::Result<WalkControl>,
+) -> io::Result<()> {
+    let mut stack = vec![Frame {
+        entries: list(dir)?,
+        dir: dir.try_clone()?,
+        rel: base_rel.to_string(),
+        next: 0,
+        held: None,
+        meta: None,
+    }];
+    while let Some(top) = stack.last_mut() {
+        let Some((name, meta)) = top.entries.get(top.next).cloned() else {
+            stack.pop();
+            continue;
+        };
+        top.next += 1;
+        let rel = if top.rel.is_empty() {
+            name.to_string_lossy().into_owned()
         } else {
-            format!("{rel_dir}/{name}")
+            format!("{}/{}", top.rel, name.to_string_lossy())
         };
         let is_dir = meta.is_dir();
         let (keep, below) = filter.judge(&rel, is_dir);
-        let entry = WalkEntry {
-            rel: rel.clone(),
-            path: path.clone(),
-            meta,
-        };
         if keep {
-            for p in pending.drain(..) {
-                if cb(&p)? == WalkControl::SkipDir {
-                    // The callback refused a parent: nothing below it may be reported.
-                    return Ok(Some(p.rel));
-                }
-            }
-            if cb(&entry)? == WalkControl::SkipDir {
+            if let Some(refused) = report_held(&mut stack, cb)? {
+                // The callback refused a held parent: nothing below it may be reported.
+                stack.truncate(refused);
                 continue;
             }
-            if is_dir {
-                if let Some(refused) = walk_dir(&path, &rel, filter, pending, cb)? {
-                    if refused != rel {
-                        return Ok(Some(refused));
-                    }
-                }
+            let top = stack.last().unwrap_or_else(|| unreachable!());
+            let entry = WalkEntry {
+                rel: rel.clone(),
+                dir: &top.dir,
+                name: &name,
+                meta,
+            };
+            if cb(&entry)? == WalkControl::SkipDir || !is_dir {
+                continue;
             }
+            let sub = top.dir.open_dir(&name)?;
+            stack.push(Frame {
+                entries: list(&sub)?,
+                dir: sub,
+                rel,
+                next: 0,
+                held: None,
+                meta: Some((name, meta)),
+            });
         } else if below {
-            let depth = pending.len();
-            pending.push(entry);
-            let r = walk_dir(&path, &rel, filter, pending, cb);
-            pending.truncate(depth);
-            match r {
-                Ok(Some(refused)) if refused != rel => return Ok(Some(refused)),
-                Ok(_) => {}
+            let top = stack.last().unwrap_or_else(|| unreachable!());
+            let listed = top
+                .dir
+                .open_dir(&name)
+                .map_err(io::Error::from)
+                .and_then(|d| {
+                    let entries = list(&d)?;
+                    Ok((d, entries))
+                });
+            match listed {
+                Ok((sub, entries)) => stack.push(Frame {
+                    entries,
+                    dir: sub,
+                    rel,
+                    next: 0,
+                    held: Some(false),
+                    meta: Some((name, meta)),
+                }),
                 // An unreadable excluded directory is not an error.
                 Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
                 Err(e) => return Err(e),
             }
         }
     }
+    Ok(())
+}
+
+/// Report the held (excluded) directories on the stack that were not reported yet, outermost
+/// first. Returns the stack depth to cut back to when the callback refused one of them.
+fn report_held(
+    stack: &mut [Frame],
+    cb: &mut dyn FnMut(&WalkEntry<'_>) -> io::Result<WalkControl>,
+) -> io::Result<Option<usize>> {
+    for i in 0..stack.len() {
+        if stack[i].held != Some(false) {
+            continue;
+        }
+        stack[i].held = Some(true);
+        let (Some((name, meta)), Some(parent)) = (&stack[i].meta, i.checked_sub(1)) else {
+            continue;
+        };
+        let entry = WalkEntry {
+            rel: stack[i].rel.clone(),
+            dir: &stack[parent].dir,
+            name,
+            meta: *meta,
+        };
+        if cb(&entry)? == WalkControl::SkipDir {
+            return Ok(Some(i));
+        }
+    }
     Ok(None)
+}
+
+/// The entries of `dir` with their `lstat`, sorted by name.
+fn list(dir: &Dir) -> io::Result<Vec<(OsString, Meta)>> {
+    let mut out = Vec::new();
+    for name in dir.read_dir()? {
+        // Gone since the listing: nothing to report.
+        if let Some(meta) = dir.stat(&name)? {
+            out.push((name, meta));
+        }
+    }
+    Ok(out)
 }

@@ -1,19 +1,20 @@
-//! The actions of a file op applied to a destination root.
+//! The actions of a file op applied to a destination root. Every path of the destination and
+//! of the sources is resolved inside its root ([`inroot::Root`]).
 
 use super::chmod::ModeSpec;
-use super::copy::{copy_tree, mkdir_all_in_root, CopyCtx};
+use super::copy::{copy_tree, At, CopyCtx};
 use super::doublestar::{double_star_matches, has_double_star};
 use super::owner::resolve_owner;
-use super::rootpath::resolve_in_root;
 use super::unpack::try_unpack;
 use super::{FileOpError, FileOpOptions, SourceRoot};
 use crate::context::dockerignore::clean_path;
 use crate::context::pattern::has_wildcard;
 use crate::context::resolve::{rel_of, resolve_matches};
 use crate::context::DockerIgnore;
+use inroot::{Dir, Root};
 use kiln_solver::{CopyAction, FileAction};
 use std::collections::HashMap;
-use std::os::unix::fs::PermissionsExt;
+use std::ffi::OsStr;
 use std::path::Path;
 
 /// Applies `actions` in order to `dest_root` (input 0). `sources[i - 1]` is input `i`; see the
@@ -24,6 +25,8 @@ pub fn apply_actions(
     actions: &[FileAction],
     opts: &FileOpOptions,
 ) -> Result<(), FileOpError> {
+    let dest = Root::open(dest_root)?;
+    let mut opened: HashMap<usize, Root> = HashMap::new();
     for a in actions {
         match a {
             FileAction::Copy(c) => {
@@ -36,7 +39,17 @@ pub fn apply_actions(
                         .get(c.src_input - 1)
                         .ok_or(FileOpError::NoSuchInput(c.src_input, sources.len() + 1))?
                 };
-                copy_action(dest_root, src, c, opts)?;
+                if c.src_input == 0 {
+                    copy_action(&dest, src, &dest, c, opts)?;
+                } else {
+                    let src_root = match opened.entry(c.src_input) {
+                        std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(Root::open(&src.root)?)
+                        }
+                    };
+                    copy_action(&dest, src, src_root, c, opts)?;
+                }
             }
             FileAction::Mkdir {
                 path,
@@ -46,9 +59,9 @@ pub fn apply_actions(
             } => {
                 let owner = owner
                     .as_ref()
-                    .map(|o| resolve_owner(dest_root, o))
+                    .map(|o| resolve_owner(&dest, o))
                     .transpose()?;
-                mkdir(dest_root, path, *mode, *make_parents, owner)?;
+                mkdir(&dest, path, *mode, *make_parents, owner)?;
             }
             FileAction::Mkfile {
                 path,
@@ -58,33 +71,48 @@ pub fn apply_actions(
             } => {
                 let owner = owner
                     .as_ref()
-                    .map(|o| resolve_owner(dest_root, o))
+                    .map(|o| resolve_owner(&dest, o))
                     .transpose()?;
-                mkfile(dest_root, path, *mode, data, owner)?;
+                mkfile(&dest, path, *mode, data, owner)?;
             }
             FileAction::Rm {
                 path,
                 allow_not_found,
                 allow_wildcard,
-            } => rm(dest_root, path, *allow_not_found, *allow_wildcard)?,
+            } => rm(&dest, path, *allow_not_found, *allow_wildcard)?,
             FileAction::Symlink { target, link } => {
-                let host = resolve_in_root(dest_root, link, false)
-                    .map_err(FileOpError::io("resolve", dest_root.join(rel_of(link))))?;
-                if let Ok(m) = std::fs::symlink_metadata(&host) {
-                    if !m.is_dir() {
-                        std::fs::remove_file(&host).map_err(FileOpError::io("replace", &host))?;
-                    }
+                let (dir, name) = dest.parent(link.as_str())?;
+                if dir.stat(&name)?.is_some_and(|m| !m.is_dir()) {
+                    dir.unlink(&name)?;
                 }
-                std::os::unix::fs::symlink(target, &host)
-                    .map_err(FileOpError::io("symlink", &host))?;
+                dir.symlink(&name, OsStr::new(target))?;
             }
         }
     }
     Ok(())
 }
 
+/// `mkdir -p` inside `root` with new directories owned by `owner` (default 0:0), with `perm`
+/// and, if given, `mtime`.
+pub(super) fn mkdir_all(
+    root: &Root,
+    path: &str,
+    perm: u32,
+    owner: Option<(u32, u32)>,
+    mtime: Option<i64>,
+) -> Result<Dir, FileOpError> {
+    let (uid, gid) = owner.unwrap_or((0, 0));
+    Ok(root.mkdir_all(path, perm, &mut |d, n| {
+        d.chown(n, uid, gid)?;
+        if let Some(t) = mtime {
+            d.set_times(n, (t, 0), (t, 0))?;
+        }
+        Ok(())
+    })?)
+}
+
 fn mkdir(
-    root: &Path,
+    root: &Root,
     path: &str,
     mode: u32,
     parents: bool,
@@ -93,46 +121,52 @@ fn mkdir(
     let rel = rel_of(path);
     if parents {
         let parent = rel.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-        mkdir_all_in_root(root, parent, 0o755, owner, None)?;
+        mkdir_all(root, parent, 0o755, owner, None)?;
     }
-    let host =
-        resolve_in_root(root, &rel, true).map_err(FileOpError::io("resolve", root.join(&rel)))?;
-    if host.is_dir() {
+    let target = match root.resolve(rel.as_str(), true) {
+        Ok(t) => t,
+        Err(e) if e.is_not_found() => {
+            return Err(FileOpError::Io {
+                op: "mkdir",
+                path: format!("/{rel}").into(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            })
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if target.meta.is_some_and(|m| m.is_dir()) {
         return Ok(());
     }
-    std::fs::create_dir(&host).map_err(FileOpError::io("mkdir", &host))?;
+    let (dir, name) = (&target.parent, &target.name);
+    dir.mkdir(name, 0o700)?;
     let (uid, gid) = owner.unwrap_or((0, 0));
-    std::os::unix::fs::chown(&host, Some(uid), Some(gid))
-        .map_err(FileOpError::io("chown", &host))?;
-    std::fs::set_permissions(&host, std::fs::Permissions::from_mode(mode & 0o7777))
-        .map_err(FileOpError::io("chmod", &host))
+    dir.chown(name, uid, gid)?;
+    dir.chmod(name, mode & 0o7777)?;
+    Ok(())
 }
 
 fn mkfile(
-    root: &Path,
+    root: &Root,
     path: &str,
     mode: u32,
     data: &[u8],
     owner: Option<(u32, u32)>,
 ) -> Result<(), FileOpError> {
-    let rel = rel_of(path);
-    let host =
-        resolve_in_root(root, &rel, false).map_err(FileOpError::io("resolve", root.join(&rel)))?;
-    if let Ok(m) = std::fs::symlink_metadata(&host) {
-        if !m.is_dir() {
-            std::fs::remove_file(&host).map_err(FileOpError::io("replace", &host))?;
-        }
+    let (dir, name) = root.parent(rel_of(path).as_str())?;
+    if dir.stat(&name)?.is_some_and(|m| !m.is_dir()) {
+        dir.unlink(&name)?;
     }
-    std::fs::write(&host, data).map_err(FileOpError::io("write", &host))?;
+    let mut f = dir.create_file(&name, 0o600)?;
+    std::io::Write::write_all(&mut f, data).map_err(FileOpError::io("write", path))?;
+    drop(f);
     let (uid, gid) = owner.unwrap_or((0, 0));
-    std::os::unix::fs::chown(&host, Some(uid), Some(gid))
-        .map_err(FileOpError::io("chown", &host))?;
-    std::fs::set_permissions(&host, std::fs::Permissions::from_mode(mode & 0o7777))
-        .map_err(FileOpError::io("chmod", &host))
+    dir.chown(&name, uid, gid)?;
+    dir.chmod(&name, mode & 0o7777)?;
+    Ok(())
 }
 
 fn rm(
-    root: &Path,
+    root: &Root,
     path: &str,
     allow_not_found: bool,
     allow_wildcard: bool,
@@ -150,13 +184,9 @@ fn rm(
         if m.is_empty() {
             continue;
         }
-        let host =
-            resolve_in_root(root, &m, false).map_err(FileOpError::io("resolve", root.join(&m)))?;
-        let meta = std::fs::symlink_metadata(&host).map_err(FileOpError::io("stat", &host))?;
-        if meta.is_dir() {
-            std::fs::remove_dir_all(&host).map_err(FileOpError::io("remove", &host))?;
-        } else {
-            std::fs::remove_file(&host).map_err(FileOpError::io("remove", &host))?;
+        let (dir, name) = root.parent(m.as_str())?;
+        if !dir.remove_all(&name)? && !allow_not_found {
+            return Err(FileOpError::NotFound(format!("/{m}")));
         }
     }
     Ok(())
@@ -183,15 +213,16 @@ fn parents_part(src: &str, matched_rel: &str) -> String {
 }
 
 fn copy_action(
-    dest_root: &Path,
+    dest: &Root,
     src: &SourceRoot,
+    src_root: &Root,
     a: &CopyAction,
     opts: &FileOpOptions,
 ) -> Result<(), FileOpError> {
     let chown = a
         .owner
         .as_ref()
-        .map(|o| resolve_owner(dest_root, o))
+        .map(|o| resolve_owner(dest, o))
         .transpose()?;
     let mode = a.mode.as_ref().map(ModeSpec::from_chmod).transpose()?;
     let excludes = if a.exclude_patterns.is_empty() {
@@ -205,9 +236,9 @@ fn copy_action(
     let ignore = src.ignore.as_deref();
     let wildcard = a.allow_wildcard && has_wildcard(&a.src);
     let mut matches = if a.parents && wildcard && has_double_star(&a.src) {
-        double_star_matches(&src.root, &a.src, ignore)?
+        double_star_matches(src_root, &a.src, ignore)?
     } else {
-        resolve_matches(&src.root, &a.src, wildcard, ignore)
+        resolve_matches(src_root, &a.src, wildcard, ignore)
             .map_err(|e| FileOpError::BadPattern(e.to_string()))?
     };
     if let Some(ex) = &excludes {
@@ -225,9 +256,7 @@ fn copy_action(
     if !a.create_dest_path {
         let d = rel_of(&a.dest);
         let parent = d.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-        let host = resolve_in_root(dest_root, parent, true)
-            .map_err(FileOpError::io("resolve", dest_root.join(parent)))?;
-        std::fs::metadata(&host).map_err(FileOpError::io("stat", &host))?;
+        dest.open_dir(parent)?;
     }
     // Implicitly created parents: the --chmod octal mode (BuildKit's testCopyChmod), else 0755.
     let parent_mode = match &mode {
@@ -242,30 +271,35 @@ fn copy_action(
         skip_xattrs: opts.skip_xattrs,
         ignore,
         excludes: excludes.as_ref(),
+        hashed: src.hashed.as_ref(),
+        dest,
         links: HashMap::new(),
     };
     for m in &matches {
-        let mut dest = a.dest.clone();
+        let mut dest_path = a.dest.clone();
         if a.parents {
             // The kept path lands below the destination under its own name.
             let keep = parents_part(&a.src, m);
             if !keep.is_empty() {
-                dest = format!("{}/{}", dest.trim_end_matches('/'), keep);
+                dest_path = format!("{}/{}", dest_path.trim_end_matches('/'), keep);
             }
         }
-        let src_host = resolve_in_root(&src.root, m, a.follow_symlinks)
-            .map_err(FileOpError::io("resolve", src.root.join(m)))?;
-        let src_meta = std::fs::symlink_metadata(&src_host)
-            .map_err(|_| FileOpError::NotFound(format!("/{m}")))?;
+        let found = src_root.resolve(m.as_str(), a.follow_symlinks)?;
+        let src_meta = found
+            .meta
+            .ok_or_else(|| FileOpError::NotFound(format!("/{m}")))?;
         if a.attempt_unpack && src_meta.is_file() {
-            let rel = rel_of(&dest);
-            if try_unpack(&src_host, dest_root, &rel, chown, a.mtime)? {
+            let rel = rel_of(&dest_path);
+            let mut file = found.open_file()?;
+            if try_unpack(&mut file, &format!("/{m}"), dest, &rel, chown, a.mtime)? {
                 continue;
             }
         }
         // Make the destination's directory (or the destination itself when it ends in `/`).
-        let dest_clean = clean_path(&format!("/{dest}"));
-        let ensure = if dest.ends_with('/') || dest.ends_with("/.") || dest_clean == "/" {
+        let dest_clean = clean_path(&format!("/{dest_path}"));
+        let is_dir_dest =
+            dest_path.ends_with('/') || dest_path.ends_with("/.") || dest_clean == "/";
+        let ensure = if is_dir_dest {
             dest_clean.clone()
         } else {
             dest_clean
@@ -273,48 +307,62 @@ fn copy_action(
                 .map(|(p, _)| p.to_string())
                 .unwrap_or_default()
         };
-        mkdir_all_in_root(dest_root, &ensure, parent_mode, chown, a.mtime)?;
-        let mut dst = resolve_in_root(dest_root, &dest_clean, true)
-            .map_err(FileOpError::io("resolve", dest_root.join(rel_of(&dest))))?;
-        let dest_meta = std::fs::metadata(&dst).ok();
+        mkdir_all(dest, &ensure, parent_mode, chown, a.mtime)?;
+        let target = dest.resolve(dest_clean.as_str(), true)?;
         let src_is_dir = src_meta.is_dir();
-        let dest_is_dir = dest_meta.as_ref().is_some_and(|d| d.is_dir());
-        if (!a.dir_copy_contents && src_is_dir && dest_meta.is_some())
-            || (!src_is_dir && dest_is_dir)
-        {
-            let base = m.rsplit('/').next().unwrap_or("");
-            if !base.is_empty() {
-                dst = dst.join(base);
-            }
-        }
-        // The copy itself creates `dst` (with the source's metadata); make sure its parent exists.
-        let target_parent = dst.parent().map(Path::to_path_buf).unwrap_or(dst.clone());
-        if let Ok(tp) = target_parent.strip_prefix(dest_root) {
-            mkdir_all_in_root(
-                dest_root,
-                &tp.to_string_lossy(),
-                parent_mode,
-                chown,
-                a.mtime,
-            )?;
-        }
+        let dest_is_dir = target.meta.is_some_and(|d| d.is_dir());
+        let into = (!a.dir_copy_contents && src_is_dir && target.meta.is_some())
+            || (!src_is_dir && dest_is_dir);
         // Ignore rules see the path the source resolved to (a symlink may lead elsewhere in
         // the context): what BuildKit's transferred context would hold there.
-        let real_rel = src_host
-            .strip_prefix(&src.root)
-            .map(|r| r.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| m.clone());
-        if real_rel != *m && !src_meta.is_dir() && ignore.is_some_and(|ig| ig.matches(&real_rel)) {
+        let real_rel = found.rel();
+        if real_rel != *m && !src_is_dir && ignore.is_some_and(|ig| ig.matches(&real_rel)) {
             return Err(FileOpError::NotFound(format!("/{m}")));
         }
-        copy_tree(
-            &mut cx,
-            &src_host,
-            &real_rel,
-            "",
-            &dst,
-            src_is_dir && a.dir_copy_contents,
-        )?;
+        let src_at = At {
+            dir: &found.parent,
+            name: &found.name,
+            rel: real_rel,
+        };
+        let contents_root = src_is_dir && a.dir_copy_contents;
+        if into {
+            let base = m.rsplit('/').next().unwrap_or("");
+            let into_dir = target.open_dir()?;
+            let name = if base.is_empty() {
+                // The source is the root itself: its contents go into the directory.
+                OsStr::new("")
+            } else {
+                OsStr::new(base)
+            };
+            let rel = join_path(&target.rel(), base);
+            copy_tree(
+                &mut cx,
+                src_at,
+                "",
+                At {
+                    dir: &into_dir,
+                    name,
+                    rel,
+                },
+                contents_root,
+            )?;
+        } else {
+            copy_tree(
+                &mut cx,
+                src_at,
+                "",
+                At {
+                    dir: &target.parent,
+                    name: &target.name,
+                    rel: target.rel(),
+                },
+                contents_root,
+            )?;
+        }
     }
     Ok(())
+}
+
+fn join_path(a: &str, b: &str) -> String {
+    super::copy::join_rel(a, b)
 }

@@ -2,14 +2,20 @@
 //! that is safe, otherwise a private copy (ignored files left out, writes thrown away with it).
 
 use super::{apply_actions, FileOpError, FileOpOptions, SourceRoot};
-use crate::context::resolve::{host_path, rel_of};
-use crate::context::walk::{walk, WalkControl, WalkFilter};
+use crate::context::resolve::rel_of;
+use crate::context::walk::{walk_dir, WalkControl, WalkFilter};
 use crate::context::DockerIgnore;
+use inroot::{Dir, Kind, Root};
 use kiln_solver::{CopyAction, FileAction};
-use std::os::unix::fs::PermissionsExt;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-/// What to bind-mount for a context mount; keep `copy` alive until the container is gone.
+/// What to bind-mount for a context mount; keep it alive until the container is gone.
+///
+/// When the context is used in place, `path` is the real path (inside the context) that the
+/// selector resolved to; the runtime mounts it by that path. (A descriptor cannot be handed to
+/// the container's mount namespace as a bind source by path: the kernel refuses binds of
+/// another namespace's mounts.)
 #[derive(Debug)]
 pub struct BindSource {
     /// The host file or directory to mount.
@@ -31,20 +37,30 @@ pub fn context_bind_source(
 ) -> Result<BindSource, FileOpError> {
     let asked = rel_of(selector);
     let not_found = || FileOpError::NotFound(format!("/{asked}"));
-    let host = host_path(&src.root, &asked, true).map_err(|_| not_found())?;
-    let meta = std::fs::metadata(&host).map_err(|_| not_found())?;
-    // Ignore rules apply to where symlinks lead, as in the context BuildKit receives.
-    let rel = match host.strip_prefix(&src.root) {
-        Ok(r) => r.to_string_lossy().into_owned(),
-        Err(_) => return Err(not_found()),
+    let root = Root::open(&src.root)?;
+    let found = match root.resolve(asked.as_str(), true) {
+        Ok(f) => f,
+        Err(e) if e.is_not_found() || e.raw_os_error() == Some(libc::ENOTDIR) => {
+            return Err(not_found())
+        }
+        Err(e) => return Err(e.into()),
     };
-    let hides = match src.ignore.as_deref() {
-        Some(ig) => ignores_something(ig, &rel, &host, meta.is_dir())?,
-        None => false,
+    let meta = found.meta.ok_or_else(not_found)?;
+    // Ignore rules apply to where symlinks lead, as in the context BuildKit receives.
+    let rel = found.rel();
+    let is_dir = meta.is_dir();
+    let dir = if is_dir {
+        Some(found.open_dir()?)
+    } else {
+        None
+    };
+    let hides = match (src.ignore.as_deref(), &dir) {
+        (Some(ig), d) => ignores_something(ig, &rel, d.as_ref())?,
+        (None, _) => false,
     };
     if !writable && !hides {
         return Ok(BindSource {
-            path: host,
+            path: src.root.join(&rel),
             copy: None,
         });
     }
@@ -52,12 +68,12 @@ pub fn context_bind_source(
         .prefix("bind-")
         .tempdir_in(tmp_parent)
         .map_err(FileOpError::io("create a directory in", tmp_parent))?;
-    if !writable && meta.is_dir() {
+    if let (false, Some(d)) = (writable, &dir) {
         // Read-only: a tree of hard links is enough (and cheap); a copy when the context is on
         // another filesystem than the kiln root.
         let path = tmp.path().join("dir");
         let ignore = src.ignore.as_deref();
-        if link_tree(&host, &rel, ignore, &path, meta.permissions().mode()).is_ok() {
+        if link_tree(d, &rel, ignore, tmp.path(), meta.perm).is_ok() {
             return Ok(BindSource {
                 path,
                 copy: Some(tmp),
@@ -65,8 +81,8 @@ pub fn context_bind_source(
         }
         let _ = std::fs::remove_dir_all(&path);
     }
-    let name = if meta.is_dir() { "dir" } else { "file" };
-    let dest = format!("/{name}{}", if meta.is_dir() { "/" } else { "" });
+    let name = if is_dir { "dir" } else { "file" };
+    let dest = format!("/{name}{}", if is_dir { "/" } else { "" });
     let action = FileAction::Copy(CopyAction::plain(1, format!("/{rel}"), dest));
     apply_actions(
         tmp.path(),
@@ -75,13 +91,11 @@ pub fn context_bind_source(
         &FileOpOptions::default(),
     )?;
     let path = tmp.path().join(name);
-    if meta.is_dir() {
+    if is_dir {
         // The copy's top directory gets the mode of the one it stands for.
-        std::fs::set_permissions(
-            &path,
-            std::fs::Permissions::from_mode(meta.permissions().mode() & 0o7777),
-        )
-        .map_err(FileOpError::io("chmod", &path))?;
+        Root::open(tmp.path())?
+            .dir()?
+            .chmod(OsStr::new(name), meta.perm)?;
     }
     Ok(BindSource {
         path,
@@ -89,22 +103,24 @@ pub fn context_bind_source(
     })
 }
 
-/// Mirror the directory `host` (at `rel` in the context) at `dest` with hard links to its files,
-/// leaving out what `ignore` hides.
+/// Mirror the directory `src` (at `rel` in the context) as `tmp/dir` with hard links to its
+/// files, leaving out what `ignore` hides.
 fn link_tree(
-    host: &Path,
+    src: &Dir,
     rel: &str,
     ignore: Option<&DockerIgnore>,
-    dest: &Path,
-    mode: u32,
-) -> std::io::Result<()> {
-    std::fs::create_dir(dest)?;
-    std::fs::set_permissions(dest, std::fs::Permissions::from_mode(mode & 0o7777))?;
+    tmp: &Path,
+    perm: u32,
+) -> Result<(), FileOpError> {
+    let dest = Root::open(tmp)?;
+    let top = dest.dir()?;
+    top.mkdir(OsStr::new("dir"), 0o700)?;
+    top.chmod(OsStr::new("dir"), perm)?;
     let filter = WalkFilter {
         exclude: ignore,
         include: None,
     };
-    walk(host, rel, filter, &mut |e| {
+    walk_dir(src, rel, filter, &mut |e| {
         let below = if rel.is_empty() {
             e.rel.as_str()
         } else {
@@ -113,43 +129,39 @@ fn link_tree(
                 .and_then(|r| r.strip_prefix('/'))
                 .unwrap_or(&e.rel)
         };
-        let target = dest.join(below);
-        let ft = e.meta.file_type();
-        if ft.is_dir() {
-            std::fs::create_dir_all(&target)?;
-            std::fs::set_permissions(&target, e.meta.permissions())?;
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&e.path)?, &target)?;
-        } else if ft.is_file() {
-            std::fs::hard_link(&e.path, &target)?;
+        let (parent, name) = dest.parent(format!("dir/{below}").as_str())?;
+        match e.meta.kind {
+            Kind::Dir => {
+                parent.mkdir(&name, 0o700)?;
+                parent.chmod(&name, e.meta.perm)?;
+            }
+            Kind::Symlink => parent.symlink(&name, &e.dir.readlink(e.name)?)?,
+            Kind::File => parent.hard_link(&name, e.dir, e.name)?,
+            // Devices, fifos and sockets are not part of a build context.
+            _ => {}
         }
-        // Devices, fifos and sockets are not part of a build context.
         Ok(WalkControl::Continue)
     })
+    .map_err(FileOpError::io("link", tmp))
 }
 
-/// Does `ig` hide `rel` or anything below it (`host` is its path on the host)?
-fn ignores_something(
-    ig: &DockerIgnore,
-    rel: &str,
-    host: &Path,
-    is_dir: bool,
-) -> Result<bool, FileOpError> {
+/// Does `ig` hide `rel` or anything below it (`dir` is it, when it is a directory)?
+fn ignores_something(ig: &DockerIgnore, rel: &str, dir: Option<&Dir>) -> Result<bool, FileOpError> {
     if !rel.is_empty() && ig.matches(rel) {
         return Ok(true);
     }
-    if !is_dir {
+    let Some(dir) = dir else {
         return Ok(false);
-    }
+    };
     let mut found = false;
-    walk(host, rel, WalkFilter::default(), &mut |e| {
+    walk_dir(dir, rel, WalkFilter::default(), &mut |e| {
         if found || ig.matches(&e.rel) {
             found = true;
             return Ok(WalkControl::SkipDir);
         }
         Ok(WalkControl::Continue)
     })
-    .map_err(FileOpError::io("read", host))?;
+    .map_err(FileOpError::io("read", rel))?;
     Ok(found)
 }
 
@@ -169,6 +181,7 @@ mod tests {
             root: d.path().to_path_buf(),
             ignore: (!ig.is_empty()).then(|| Arc::new(ig)),
             force_owner: Some((0, 0)),
+            hashed: None,
         };
         (d, src)
     }
@@ -206,7 +219,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let b = context_bind_source(&src, "/esc", false, tmp.path());
         match b {
-            Ok(b) => assert!(b.path.starts_with(d.path()), "{:?}", b.path),
+            Ok(b) => {
+                let real = std::fs::canonicalize(&b.path).unwrap();
+                assert!(
+                    real.starts_with(std::fs::canonicalize(d.path()).unwrap()),
+                    "{real:?}"
+                );
+            }
             Err(e) => assert!(e.to_string().contains("not found"), "{e}"),
         }
         let e = context_bind_source(&src, "/nope", false, tmp.path()).unwrap_err();

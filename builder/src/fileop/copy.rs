@@ -1,16 +1,20 @@
-//! Copying a tree: contents, modes, owners, mtimes, xattrs, symlinks, hardlinks and special
-//! files. Existing destination directories keep their own metadata; other existing entries are
-//! replaced.
+//! Copying a tree between two roots: contents, modes, owners, mtimes, xattrs, symlinks,
+//! hardlinks and special files. Existing destination directories keep their own metadata;
+//! other existing entries are replaced.
+//!
+//! Both sides are walked through directory descriptors ([`inroot::Dir`]) with calls that never
+//! follow a symlink: a source entry swapped for a symlink during the copy is copied as that
+//! symlink (or refused), never followed to a file outside the source. The walk is iterative and
+//! climbs back up with checked `..` opens, so neither the depth of the tree nor the number of
+//! its entries costs more than linear time or more than a few open descriptors.
 
 use super::chmod::ModeSpec;
-use super::rootpath::resolve_in_root;
 use super::FileOpError;
-use crate::context::DockerIgnore;
-use rustix::fs::{AtFlags, Timespec, Timestamps, CWD};
+use crate::context::statcache::StatKey;
+use crate::context::{DockerIgnore, HashedFiles};
+use inroot::{Dir, Kind, Meta, NodeKind, Root};
 use std::collections::HashMap;
-use std::fs::Metadata;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::ffi::{OsStr, OsString};
 
 /// Settings shared by one COPY.
 pub(super) struct CopyCtx<'a> {
@@ -26,15 +30,19 @@ pub(super) struct CopyCtx<'a> {
     pub ignore: Option<&'a DockerIgnore>,
     /// `--exclude`, matched against paths relative to the copied source.
     pub excludes: Option<&'a DockerIgnore>,
-    /// (dev, ino) of multiply-linked sources already copied → their copy.
-    pub links: HashMap<(u64, u64), PathBuf>,
+    /// What was hashed of the source's files for the cache key (the build context).
+    pub hashed: Option<&'a HashedFiles>,
+    /// The destination root (to find the first copy of a hard-linked file).
+    pub dest: &'a Root,
+    /// (dev, ino) of multiply-linked sources already copied → their copy's in-root path.
+    pub links: HashMap<(u64, u64), String>,
 }
 
 impl CopyCtx<'_> {
-    fn owner_of(&self, meta: &Metadata) -> (u32, u32) {
+    fn owner_of(&self, meta: &Meta) -> (u32, u32) {
         self.chown
             .or(self.force_owner)
-            .unwrap_or((meta.uid(), meta.gid()))
+            .unwrap_or((meta.uid, meta.gid))
     }
 
     fn excluded(&self, root_rel: &str, sub_rel: &str) -> (bool, bool) {
@@ -56,7 +64,7 @@ impl CopyCtx<'_> {
     }
 }
 
-fn join_rel(a: &str, b: &str) -> String {
+pub(super) fn join_rel(a: &str, b: &str) -> String {
     if a.is_empty() {
         b.to_string()
     } else {
@@ -64,257 +72,307 @@ fn join_rel(a: &str, b: &str) -> String {
     }
 }
 
-/// Copies `src` (host path; `root_rel` its path in the source root, `sub_rel` its path below
-/// the copied source) to `dst`. Returns whether anything was written. `new_root_dir` marks the
-/// top of a directory-contents copy: if created, it gets the chown/root owner instead of the
-/// source's.
-pub(super) fn copy_tree(
-    cx: &mut CopyCtx<'_>,
-    src: &Path,
-    root_rel: &str,
-    sub_rel: &str,
-    dst: &Path,
-    contents_root: bool,
-) -> Result<bool, FileOpError> {
-    let meta = std::fs::symlink_metadata(src).map_err(FileOpError::io("stat", src))?;
-    let ft = meta.file_type();
-    if ft.is_dir() {
-        let existing = std::fs::symlink_metadata(dst).ok();
-        let created = match &existing {
-            Some(m) if m.is_dir() => false,
-            Some(_) => {
-                std::fs::remove_file(dst).map_err(FileOpError::io("replace", dst))?;
-                true
-            }
-            None => true,
-        };
-        if created {
-            std::fs::create_dir(dst).map_err(FileOpError::io("mkdir", dst))?;
-        }
-        let mut names: Vec<_> = std::fs::read_dir(src)
-            .map_err(FileOpError::io("read dir", src))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()
-            .map_err(FileOpError::io("read dir", src))?;
-        names.sort();
-        let mut wrote = created;
-        for name in names {
-            let n = name.to_string_lossy();
-            let child_root = join_rel(root_rel, &n);
-            let child_sub = join_rel(sub_rel, &n);
-            let csrc = src.join(&name);
-            let (skip, can_skip) = cx.excluded(&child_root, &child_sub);
-            let is_dir = std::fs::symlink_metadata(&csrc)
-                .map(|m| m.is_dir())
-                .unwrap_or(false);
-            if skip && (!is_dir || can_skip) {
-                continue;
-            }
-            let cdst = dst.join(&name);
-            if skip {
-                // Excluded directory that may hold re-included entries: keep it only if so.
-                let existed = cdst.symlink_metadata().is_ok();
-                let any = copy_tree(cx, &csrc, &child_root, &child_sub, &cdst, false)?;
-                if !any && !existed {
-                    let _ = std::fs::remove_dir(&cdst);
-                }
-                wrote |= any;
-                continue;
-            }
-            wrote |= copy_tree(cx, &csrc, &child_root, &child_sub, &cdst, false)?;
-        }
-        if created {
-            let owner = if contents_root {
-                cx.chown.unwrap_or((0, 0))
-            } else {
-                cx.owner_of(&meta)
-            };
-            set_meta(cx, src, dst, &meta, owner, !contents_root)?;
-        }
-        return Ok(wrote);
-    }
-    if let Ok(m) = std::fs::symlink_metadata(dst) {
-        if m.is_dir() {
-            std::fs::remove_dir_all(dst).map_err(FileOpError::io("replace", dst))?;
-        } else {
-            std::fs::remove_file(dst).map_err(FileOpError::io("replace", dst))?;
-        }
-    }
-    let owner = cx.owner_of(&meta);
-    if meta.nlink() > 1 && !ft.is_dir() {
-        let key = (meta.dev(), meta.ino());
-        if let Some(first) = cx.links.get(&key) {
-            if std::fs::hard_link(first, dst).is_ok() {
-                return Ok(true);
-            }
-        }
-        cx.links.insert(key, dst.to_path_buf());
-    }
-    if ft.is_symlink() {
-        let target = std::fs::read_link(src).map_err(FileOpError::io("readlink", src))?;
-        std::os::unix::fs::symlink(&target, dst).map_err(FileOpError::io("symlink", dst))?;
-    } else if ft.is_file() {
-        std::fs::copy(src, dst).map_err(FileOpError::io("copy", dst))?;
-    } else if ft.is_socket() {
-        std::fs::File::create(dst).map_err(FileOpError::io("create", dst))?;
+/// An entry given as the directory holding it and its name there (an empty name: the
+/// directory itself).
+pub(super) struct At<'a> {
+    pub dir: &'a Dir,
+    pub name: &'a OsStr,
+    /// Its path inside its root, `a/b` (empty for the root).
+    pub rel: String,
+}
+
+fn open_sub(dir: &Dir, name: &OsStr) -> Result<Dir, FileOpError> {
+    Ok(if name.is_empty() {
+        dir.try_clone()?
     } else {
-        let kind = if ft.is_fifo() {
-            rustix::fs::FileType::Fifo
-        } else if ft.is_char_device() {
-            rustix::fs::FileType::CharacterDevice
-        } else {
-            rustix::fs::FileType::BlockDevice
-        };
-        rustix::fs::mknodat(
-            CWD,
-            dst,
-            kind,
-            rustix::fs::Mode::from_raw_mode(meta.mode() & 0o7777),
-            meta.rdev(),
-        )
-        .map_err(|e| FileOpError::Io {
-            op: "mknod",
-            path: dst.to_path_buf(),
-            source: e.into(),
-        })?;
-    }
-    set_meta(cx, src, dst, &meta, owner, true)?;
-    Ok(true)
-}
-
-/// Owner, mode, xattrs and times of a freshly written `dst`.
-fn set_meta(
-    cx: &CopyCtx<'_>,
-    src: &Path,
-    dst: &Path,
-    meta: &Metadata,
-    owner: (u32, u32),
-    xattrs: bool,
-) -> Result<(), FileOpError> {
-    let is_link = meta.file_type().is_symlink();
-    rustix::fs::chownat(
-        CWD,
-        dst,
-        Some(rustix::fs::Uid::from_raw(owner.0)),
-        Some(rustix::fs::Gid::from_raw(owner.1)),
-        AtFlags::SYMLINK_NOFOLLOW,
-    )
-    .map_err(|e| FileOpError::Io {
-        op: "chown",
-        path: dst.to_path_buf(),
-        source: e.into(),
-    })?;
-    if xattrs && !cx.skip_xattrs {
-        copy_xattrs(src, dst);
-    }
-    if !is_link {
-        let base = meta.mode() & 0o7777;
-        let mode = cx
-            .mode
-            .map(|m| m.apply(base, meta.is_dir()))
-            .unwrap_or(base);
-        std::fs::set_permissions(dst, std::fs::Permissions::from_mode(mode))
-            .map_err(FileOpError::io("chmod", dst))?;
-    }
-    let (mt, mns) = match cx.mtime {
-        Some(t) => (t, 0),
-        None => (meta.mtime(), meta.mtime_nsec()),
-    };
-    let (at, ans) = match cx.mtime {
-        Some(t) => (t, 0),
-        None => (meta.atime(), meta.atime_nsec()),
-    };
-    set_times(dst, at, ans, mt, mns)
-}
-
-/// Sets atime/mtime without following a final symlink.
-pub(super) fn set_times(p: &Path, at: i64, ans: i64, mt: i64, mns: i64) -> Result<(), FileOpError> {
-    let ts = Timestamps {
-        last_access: Timespec {
-            tv_sec: at,
-            tv_nsec: ans as _,
-        },
-        last_modification: Timespec {
-            tv_sec: mt,
-            tv_nsec: mns as _,
-        },
-    };
-    rustix::fs::utimensat(CWD, p, &ts, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| FileOpError::Io {
-        op: "utimes",
-        path: p.to_path_buf(),
-        source: e.into(),
+        dir.open_dir(name)?
     })
 }
 
-/// Best-effort copy of every extended attribute (unsupported ones are skipped).
-fn copy_xattrs(src: &Path, dst: &Path) {
-    let mut names = vec![0u8; 4096];
-    let Ok(n) = rustix::fs::llistxattr(src, &mut names) else {
-        return;
-    };
-    for name in names[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
-        let Ok(cname) = std::ffi::CString::new(name) else {
-            continue;
-        };
-        let mut val = vec![0u8; 65536];
-        if let Ok(len) = rustix::fs::lgetxattr(src, cname.as_c_str(), &mut val) {
-            let _ = rustix::fs::lsetxattr(
-                dst,
-                cname.as_c_str(),
-                &val[..len],
-                rustix::fs::XattrFlags::empty(),
-            );
+/// One directory being copied.
+struct Frame {
+    /// Source and destination directories; `None` while a child is being copied (the walk
+    /// holds only the innermost pair open).
+    dirs: Option<(Dir, Dir)>,
+    /// Identities of both directories, to check the climb back up.
+    ids: ((u64, u64), (u64, u64)),
+    /// Its name in the parent destination directory.
+    name: OsString,
+    /// Names still to copy, last first.
+    left: Vec<OsString>,
+    root_rel: String,
+    sub_rel: String,
+    dst_rel: String,
+    meta: Meta,
+    /// Made by this copy (so it gets the source's metadata at the end).
+    created: bool,
+    /// An excluded directory kept only if something below it is copied.
+    excluded_existed: Option<bool>,
+    wrote: bool,
+    contents_root: bool,
+}
+
+/// Prepare the directory `name` in `dir` as a copy target: an existing directory is kept, any
+/// other entry replaced. Returns whether it was made.
+fn prepare_dir(dir: &Dir, name: &OsStr) -> Result<bool, FileOpError> {
+    if name.is_empty() {
+        return Ok(false);
+    }
+    match dir.stat(name)? {
+        Some(m) if m.is_dir() => Ok(false),
+        Some(_) => {
+            dir.unlink(name)?;
+            dir.mkdir(name, 0o700)?;
+            Ok(true)
+        }
+        None => {
+            dir.mkdir(name, 0o700)?;
+            Ok(true)
         }
     }
 }
 
-/// `mkdir -p` of `rel` inside `root`, every component resolved inside the root. Created
-/// directories get `mode`, `owner` (default 0:0) and `mtime` if given.
-pub(super) fn mkdir_all_in_root(
-    root: &Path,
-    rel: &str,
-    mode: u32,
-    owner: Option<(u32, u32)>,
-    mtime: Option<i64>,
-) -> Result<PathBuf, FileOpError> {
-    let mut prefix = String::new();
-    let mut host = root.to_path_buf();
-    for comp in rel.split('/').filter(|c| !c.is_empty() && *c != ".") {
-        prefix = join_rel(&prefix, comp);
-        host = resolve_in_root(root, &prefix, true)
-            .map_err(FileOpError::io("resolve", root.join(&prefix)))?;
-        match std::fs::metadata(&host) {
-            Ok(m) if m.is_dir() => continue,
-            Ok(_) => {
-                return Err(FileOpError::Io {
-                    op: "mkdir",
-                    path: host,
-                    source: std::io::Error::from(std::io::ErrorKind::NotADirectory),
-                })
-            }
-            Err(_) => {}
-        }
-        // The resolved path (through a symlink) may need several new directories.
-        let mut missing = Vec::new();
-        let mut cur = host.as_path();
-        while cur.starts_with(root) && cur != root && std::fs::symlink_metadata(cur).is_err() {
-            missing.push(cur.to_path_buf());
-            cur = match cur.parent() {
-                Some(p) => p,
-                None => break,
+/// Copies `src` (`root_rel` its path in the source root, `sub_rel` its path below the copied
+/// source) to `dst`. Returns whether anything was written. `contents_root` marks the top of a
+/// directory-contents copy: if created, it gets the chown/root owner instead of the source's.
+pub(super) fn copy_tree(
+    cx: &mut CopyCtx<'_>,
+    src: At<'_>,
+    sub_rel: &str,
+    dst: At<'_>,
+    contents_root: bool,
+) -> Result<bool, FileOpError> {
+    let meta = src
+        .dir
+        .stat(src.name)?
+        .ok_or_else(|| FileOpError::NotFound(format!("/{}", src.rel)))?;
+    if !meta.is_dir() {
+        return copy_leaf(cx, &src, &meta, &dst);
+    }
+    let created = prepare_dir(dst.dir, dst.name)?;
+    let s = open_sub(src.dir, src.name)?;
+    let d = open_sub(dst.dir, dst.name)?;
+    let mut stack = vec![Frame {
+        ids: (id(&s)?, id(&d)?),
+        left: reversed(s.read_dir()?),
+        dirs: Some((s, d)),
+        name: dst.name.to_os_string(),
+        root_rel: src.rel.clone(),
+        sub_rel: sub_rel.to_string(),
+        dst_rel: dst.rel.clone(),
+        meta,
+        created,
+        excluded_existed: None,
+        wrote: created,
+        contents_root,
+    }];
+    loop {
+        let top = stack.last_mut().unwrap_or_else(|| unreachable!());
+        if let Some(name) = top.left.pop() {
+            let (s, d) = top.dirs.as_ref().unwrap_or_else(|| unreachable!());
+            let child_root = join_rel(&top.root_rel, &name.to_string_lossy());
+            let child_sub = join_rel(&top.sub_rel, &name.to_string_lossy());
+            let child_dst = join_rel(&top.dst_rel, &name.to_string_lossy());
+            let Some(cmeta) = s.stat(&name)? else {
+                continue;
             };
+            let (skip, can_skip) = cx.excluded(&child_root, &child_sub);
+            if skip && (!cmeta.is_dir() || can_skip) {
+                continue;
+            }
+            if !cmeta.is_dir() {
+                let wrote = copy_leaf(
+                    cx,
+                    &At {
+                        dir: s,
+                        name: &name,
+                        rel: child_root,
+                    },
+                    &cmeta,
+                    &At {
+                        dir: d,
+                        name: &name,
+                        rel: child_dst,
+                    },
+                )?;
+                top.wrote |= wrote;
+                continue;
+            }
+            // Excluded directory that may hold re-included entries: keep it only if so.
+            let existed = skip
+                .then(|| d.stat(&name).map(|m| m.is_some()))
+                .transpose()?;
+            let created = prepare_dir(d, &name)?;
+            let cs = s.open_dir(&name)?;
+            let cd = d.open_dir(&name)?;
+            let frame = Frame {
+                ids: (id(&cs)?, id(&cd)?),
+                left: reversed(cs.read_dir()?),
+                dirs: Some((cs, cd)),
+                name,
+                root_rel: child_root,
+                sub_rel: child_sub,
+                dst_rel: child_dst,
+                meta: cmeta,
+                created,
+                excluded_existed: existed,
+                wrote: created,
+                contents_root: false,
+            };
+            top.dirs = None;
+            stack.push(frame);
+            continue;
         }
-        for dir in missing.into_iter().rev() {
-            std::fs::create_dir(&dir).map_err(FileOpError::io("mkdir", &dir))?;
-            let (uid, gid) = owner.unwrap_or((0, 0));
-            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
-                .map_err(FileOpError::io("chown", &dir))?;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))
-                .map_err(FileOpError::io("chmod", &dir))?;
-            if let Some(t) = mtime {
-                set_times(&dir, t, 0, t, 0)?;
+        // This directory is done: its metadata now (after its contents, for its times).
+        let done = stack.pop().unwrap_or_else(|| unreachable!());
+        let (s, d) = done.dirs.unwrap_or_else(|| unreachable!());
+        if done.created {
+            let owner = if done.contents_root {
+                cx.chown.unwrap_or((0, 0))
+            } else {
+                cx.owner_of(&done.meta)
+            };
+            let xattrs = !done.contents_root;
+            set_meta(
+                cx,
+                &s,
+                OsStr::new(""),
+                &d,
+                OsStr::new(""),
+                &done.meta,
+                owner,
+                xattrs,
+            )?;
+        }
+        let Some(parent) = stack.last_mut() else {
+            return Ok(done.wrote);
+        };
+        let ps = s.open_parent_checked(parent.ids.0)?;
+        let pd = d.open_parent_checked(parent.ids.1)?;
+        drop((s, d));
+        if done.excluded_existed == Some(false) && !done.wrote {
+            let _ = pd.rmdir(&done.name);
+        }
+        parent.wrote |= done.wrote;
+        parent.dirs = Some((ps, pd));
+    }
+}
+
+fn id(d: &Dir) -> Result<(u64, u64), FileOpError> {
+    Ok(d.stat(OsStr::new(""))?.map(|m| m.id()).unwrap_or_default())
+}
+
+fn reversed(mut v: Vec<OsString>) -> Vec<OsString> {
+    v.reverse();
+    v
+}
+
+/// Copy one non-directory `src` (with `meta`) to `dst`, replacing what is there.
+fn copy_leaf(
+    cx: &mut CopyCtx<'_>,
+    src: &At<'_>,
+    meta: &Meta,
+    dst: &At<'_>,
+) -> Result<bool, FileOpError> {
+    if dst.name.is_empty() {
+        return Err(FileOpError::Io {
+            op: "copy",
+            path: dst.rel.clone().into(),
+            source: std::io::Error::from(std::io::ErrorKind::IsADirectory),
+        });
+    }
+    dst.dir.remove_all(dst.name)?;
+    let owner = cx.owner_of(meta);
+    if meta.nlink > 1 {
+        let key = meta.id();
+        if let Some(first) = cx.links.get(&key) {
+            if let Ok((fdir, fname)) = cx.dest.parent(first.as_str()) {
+                if dst.dir.hard_link(dst.name, &fdir, &fname).is_ok() {
+                    return Ok(true);
+                }
+            }
+        }
+        cx.links.insert(key, dst.rel.clone());
+    }
+    match meta.kind {
+        Kind::Symlink => {
+            let target = src.dir.readlink(src.name)?;
+            dst.dir.symlink(dst.name, &target)?;
+        }
+        Kind::File => {
+            let mut from = src.dir.open_file(src.name)?;
+            check_hashed(cx, &src.rel, &from)?;
+            let mut to = dst.dir.create_file(dst.name, 0o600)?;
+            std::io::copy(&mut from, &mut to).map_err(FileOpError::io("copy", &dst.rel))?;
+        }
+        Kind::Socket => {
+            dst.dir.create_file(dst.name, 0o600)?;
+        }
+        Kind::Fifo | Kind::Char | Kind::Block => {
+            let node = match meta.kind {
+                Kind::Fifo => NodeKind::Fifo,
+                Kind::Char => NodeKind::Char,
+                _ => NodeKind::Block,
+            };
+            dst.dir.mknod(dst.name, node, meta.perm, meta.rdev)?;
+        }
+        Kind::Dir => unreachable!("directories are copied by copy_tree"),
+    }
+    set_meta(cx, src.dir, src.name, dst.dir, dst.name, meta, owner, true)?;
+    Ok(true)
+}
+
+/// A context file must be the one whose content was hashed for the cache key.
+fn check_hashed(cx: &CopyCtx<'_>, rel: &str, opened: &std::fs::File) -> Result<(), FileOpError> {
+    let Some(hashed) = cx.hashed else {
+        return Ok(());
+    };
+    let want = hashed.lock().ok().and_then(|m| m.get(rel).copied());
+    let Some(want) = want else {
+        return Ok(());
+    };
+    let got = opened
+        .metadata()
+        .map(|m| StatKey::of(&m))
+        .map_err(FileOpError::io("stat", rel))?;
+    if got != want {
+        return Err(FileOpError::ChangedDuringBuild(format!("/{rel}")));
+    }
+    Ok(())
+}
+
+/// Owner, mode, xattrs and times of a freshly written `dst` (copied from `src`).
+#[allow(clippy::too_many_arguments)]
+fn set_meta(
+    cx: &CopyCtx<'_>,
+    src_dir: &Dir,
+    src_name: &OsStr,
+    dst_dir: &Dir,
+    dst_name: &OsStr,
+    meta: &Meta,
+    owner: (u32, u32),
+    xattrs: bool,
+) -> Result<(), FileOpError> {
+    dst_dir.chown(dst_name, owner.0, owner.1)?;
+    if xattrs && !cx.skip_xattrs {
+        // Best effort: file systems without (some) xattrs are tolerated.
+        if let Ok(list) = src_dir.list_xattrs(src_name) {
+            for (k, v) in list {
+                let _ = dst_dir.set_xattr(dst_name, &k, &v);
             }
         }
     }
-    Ok(host)
+    if meta.kind != Kind::Symlink {
+        let mode = cx
+            .mode
+            .map(|m| m.apply(meta.perm, meta.is_dir()))
+            .unwrap_or(meta.perm);
+        dst_dir.chmod(dst_name, mode)?;
+    }
+    let (at, mt) = match cx.mtime {
+        Some(t) => ((t, 0), (t, 0)),
+        None => (meta.atime, meta.mtime),
+    };
+    dst_dir.set_times(dst_name, at, mt)?;
+    Ok(())
 }

@@ -1,13 +1,12 @@
 //! `COPY --parents` sources holding `**`: BuildKit turns them into include patterns, where
 //! `**` spans any number of directories, none included (`a/**/*.txt` matches `a/x.txt`).
 
-use super::rootpath::resolve_in_root;
 use super::{FileOpError, SourceRoot};
 use crate::context::pattern::{has_wildcard, DockerPattern};
 use crate::context::resolve::rel_of;
-use crate::context::walk::{walk, WalkControl, WalkFilter};
+use crate::context::walk::{walk_dir, WalkControl, WalkFilter};
 use crate::context::DockerIgnore;
-use std::path::Path;
+use inroot::Root;
 
 /// Does the source path have a `**` segment?
 pub(super) fn has_double_star(src: &str) -> bool {
@@ -17,7 +16,7 @@ pub(super) fn has_double_star(src: &str) -> bool {
 /// The paths (relative to `root`, sorted, none inside another) that `src` matches, `**`
 /// spanning any depth; entries `ignore` hides are left out.
 pub(super) fn double_star_matches(
-    root: &Path,
+    root: &Root,
     src: &str,
     ignore: Option<&DockerIgnore>,
 ) -> Result<Vec<String>, FileOpError> {
@@ -30,16 +29,19 @@ pub(super) fn double_star_matches(
         .take_while(|s| !has_wildcard(s))
         .collect::<Vec<_>>()
         .join("/");
-    let host = resolve_in_root(root, &base, true).map_err(FileOpError::io("resolve", root))?;
-    if !host.is_dir() {
-        return Ok(Vec::new());
-    }
+    let dir = match root.open_dir(base.as_str()) {
+        Ok(d) => d,
+        Err(e) if e.is_not_found() || e.raw_os_error() == Some(libc::ENOTDIR) => {
+            return Ok(Vec::new())
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut out = Vec::new();
     let filter = WalkFilter {
         exclude: ignore,
         include: None,
     };
-    walk(&host, &base, filter, &mut |e| {
+    walk_dir(&dir, &base, filter, &mut |e| {
         if pattern.matches(&e.rel) {
             // A matched directory brings everything below it.
             out.push(e.rel.clone());
@@ -47,7 +49,7 @@ pub(super) fn double_star_matches(
         }
         Ok(WalkControl::Continue)
     })
-    .map_err(FileOpError::io("read", &host))?;
+    .map_err(FileOpError::io("read", root.shown_host_path(base.as_str())))?;
     Ok(out)
 }
 
@@ -58,7 +60,8 @@ pub fn double_star_selectors(src: &SourceRoot, sel: &str) -> Result<Vec<String>,
     if !has_double_star(sel) {
         return Ok(Vec::new());
     }
-    Ok(double_star_matches(&src.root, sel, src.ignore.as_deref())?
+    let root = Root::open(&src.root)?;
+    Ok(double_star_matches(&root, sel, src.ignore.as_deref())?
         .into_iter()
         .map(|m| format!("/{m}"))
         .collect())
@@ -76,7 +79,8 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, f).unwrap();
         }
-        let m = |s: &str| double_star_matches(d.path(), s, None).unwrap();
+        let root = Root::open(d.path()).unwrap();
+        let m = |s: &str| double_star_matches(&root, s, None).unwrap();
         assert_eq!(m("/a/**/*.txt"), ["a/b/two.txt", "a/one.txt"]);
         assert_eq!(m("**/*.md"), ["a/b/c/three.md", "top.md"]);
         assert_eq!(m("/a/./b/**/three.md"), ["a/b/c/three.md"]);
@@ -84,7 +88,7 @@ mod tests {
         assert!(m("/nope/**/x").is_empty());
         let ig = DockerIgnore::parse("a/b\n").unwrap();
         assert_eq!(
-            double_star_matches(d.path(), "/a/**/*.txt", Some(&ig)).unwrap(),
+            double_star_matches(&root, "/a/**/*.txt", Some(&ig)).unwrap(),
             ["a/one.txt"]
         );
         assert!(has_double_star("/a/**/x") && !has_double_star("/a/*/x"));

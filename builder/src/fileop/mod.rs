@@ -12,10 +12,9 @@ pub mod chmod;
 mod copy;
 mod doublestar;
 pub mod owner;
-pub mod rootpath;
 mod unpack;
 
-use crate::context::DockerIgnore;
+use crate::context::{DockerIgnore, HashedFiles};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -29,6 +28,9 @@ pub struct SourceRoot {
     /// Owner given to every copied entry when no `--chown` is set (`Some((0, 0))` for the
     /// local context, like BuildKit); `None` keeps the source's ownership (other stages).
     pub force_owner: Option<(u32, u32)>,
+    /// What was hashed of its files for the cache key (the build context): a copied file must
+    /// be the one that was hashed.
+    pub hashed: Option<HashedFiles>,
 }
 
 impl SourceRoot {
@@ -38,6 +40,7 @@ impl SourceRoot {
             root,
             ignore: None,
             force_owner: None,
+            hashed: None,
         }
     }
 }
@@ -79,6 +82,16 @@ pub enum FileOpError {
         /// The offending entry name.
         entry: String,
     },
+    /// A context file is not the one whose content was hashed for the step's cache key: it
+    /// changed (or was swapped) while the build ran.
+    #[error("{0}: changed while the build was running (its content is not what the cache key was computed from); run the build again")]
+    ChangedDuringBuild(String),
+    /// A file operation inside a root failed.
+    #[error(transparent)]
+    InRoot(#[from] inroot::Error),
+    /// Unpacking an archive failed.
+    #[error(transparent)]
+    Extract(#[from] kiln_snapshot::Error),
     /// A filesystem call failed.
     #[error("{op} {}: {source}", path.display())]
     Io {

@@ -2,13 +2,13 @@
 //! `/etc/group`, numeric ids as they are. Without a group, a named user gets its primary group
 //! and a numeric user the group with the same id (BuildKit: `--chown=1000` is `1000:1000`).
 
-use super::rootpath::resolve_in_root;
 use super::FileOpError;
+use inroot::Root;
 use kiln_solver::{Chown, UserSpec};
-use std::path::Path;
+use std::io::Read;
 
 /// Resolves `chown` to `(uid, gid)` using the files under `root`.
-pub fn resolve_owner(root: &Path, chown: &Chown) -> Result<(u32, u32), FileOpError> {
+pub fn resolve_owner(root: &Root, chown: &Chown) -> Result<(u32, u32), FileOpError> {
     let (uid, primary) = match &chown.user {
         UserSpec::Id(id) => (*id, *id),
         UserSpec::Name(n) => match n.parse::<u32>() {
@@ -33,9 +33,9 @@ pub fn resolve_owner(root: &Path, chown: &Chown) -> Result<(u32, u32), FileOpErr
 
 /// Finds `name` in a passwd-format (`name:x:uid:gid:...`) or group-format (`name:x:gid:...`)
 /// file; returns (field 3, field 4 or field 3).
-fn lookup(root: &Path, file: &str, name: &str) -> Option<(u32, u32)> {
-    let path = resolve_in_root(root, file, true).ok()?;
-    let text = std::fs::read_to_string(path).ok()?;
+fn lookup(root: &Root, file: &str, name: &str) -> Option<(u32, u32)> {
+    let mut text = String::new();
+    root.open_file(file).ok()?.read_to_string(&mut text).ok()?;
     text.lines().find_map(|line| {
         let f: Vec<&str> = line.split(':').collect();
         if f.len() < 3 || f[0] != name {
