@@ -147,3 +147,39 @@ fn set_readonly(tree: BorrowedFd<'_>) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// Bind-mount the tree at `source` (a trusted host path, or `/proc/self/fd/N`) onto `target`
+/// (likewise), recursively, read-only if asked: a detached clone of the source is made
+/// read-only before it is attached, so the mount is never writable, even for a moment.
+pub(crate) fn bind(source: &Path, target: &Path, readonly: bool) -> Result<()> {
+    let fail = |what: &str, e: std::io::Error| {
+        Error::io(
+            format!(
+                "{what} bind of {} on {}",
+                source.display(),
+                target.display()
+            ),
+            e,
+        )
+    };
+    let tree = open_tree(
+        rustix::fs::CWD,
+        source,
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_RECURSIVE,
+    )
+    .map_err(|e| fail("clone for the", e.into()))?;
+    if readonly {
+        set_readonly(tree.as_fd()).map_err(|e| fail("read-only", e))?;
+    }
+    move_mount(
+        tree.as_fd(),
+        "",
+        rustix::fs::CWD,
+        target,
+        // A `/proc/self/fd/N` target is a magic link to follow.
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_SYMLINKS,
+    )
+    .map_err(|e| fail("attach the", e.into()))
+}

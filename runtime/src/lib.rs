@@ -22,13 +22,13 @@ mod security;
 mod spawn;
 mod spec;
 mod sys;
+mod target;
 mod user;
 
 pub use error::{Error, Result};
 pub use helper::{maybe_run_init, RUNTIME_INIT_ARG};
 pub use network::{nat_helper, NatHelper};
 pub use output::{Output, OutputSink, MAX_LINE};
-pub use paths::secure_join;
 pub use spawn::Runtime;
 pub use spec::{ContainerSpec, MountKind, MountSpec, Network, Rootfs, Security, Stdio};
 pub use user::{

@@ -5,14 +5,12 @@
 //! dirs) lives on a tmpfs mounted over the state directory, so nothing is written into the rootfs's
 //! upper layer except what is unavoidable (mount points missing in a `Dir` rootfs, or below a symlink).
 
-use crate::error::{IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::mounts::Prepared;
 use crate::overlay::{mount_overlay, UpperWork};
-use crate::paths::secure_join;
 use crate::spec::{ContainerSpec, MountKind, MountSpec, Rootfs};
-use crate::{kernelfs, mounts, network, sys};
+use crate::{kernelfs, mounts, network, sys, target};
 use std::fs;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Files generated per container and bind-mounted over the rootfs's.
@@ -72,10 +70,10 @@ pub fn setup(spec: &ContainerSpec, state_dir: &Path, network: network::Plan) -> 
     }
     kernelfs::mount_all(root, spec.security)?;
     for name in ETC_FILES {
-        let target = ensure_target(root, &format!("/etc/{name}"), true)?;
+        let target = target::ensure(root, &format!("/etc/{name}"), true)?;
         sys::mount(
             Some(&state.files.join(name)),
-            &target,
+            &target.path(),
             None,
             libc::MS_BIND,
             None,
@@ -173,6 +171,17 @@ fn mount_rootfs(spec: &ContainerSpec, state: &State, prepared: &[Prepared]) -> R
 /// Create, in the stub layer, every mount point the runtime will need, so that the overlay shows
 /// them without anything being written to the upper dir.
 fn make_stubs(spec: &ContainerSpec, prepared: &[Prepared], stubs: &Path) -> Result<()> {
+    let tree = inroot::Root::open(stubs).map_err(|source| Error::InRoot {
+        context: "open the stub layer".to_string(),
+        source,
+    })?;
+    let fail = |what: &str| {
+        let what = what.to_string();
+        move |source| Error::InRoot {
+            context: format!("create the mount point stub {what}"),
+            source,
+        }
+    };
     let mut dirs: Vec<String> = vec!["/etc".into()];
     let mut files: Vec<String> = ETC_FILES.iter().map(|f| format!("/etc/{f}")).collect();
     for (m, p) in spec.mounts.iter().zip(prepared) {
@@ -183,18 +192,16 @@ fn make_stubs(spec: &ContainerSpec, prepared: &[Prepared], stubs: &Path) -> Resu
         }
     }
     for d in dirs {
-        let p = secure_join(stubs, &d).ctx(|| format!("resolve {d} in {}", stubs.display()))?;
-        fs::create_dir_all(&p).ctx(|| format!("create {}", p.display()))?;
+        tree.mkdir_all(&d, 0o755, &mut |_, _| Ok(()))
+            .map_err(fail(&d))?;
     }
     for f in files {
-        let p = secure_join(stubs, &f).ctx(|| format!("resolve {f} in {}", stubs.display()))?;
-        if p.exists() {
-            continue;
+        let (dir, name) = tree
+            .create_parent(&f, 0o755, &mut |_, _| Ok(()))
+            .map_err(fail(&f))?;
+        if dir.stat(&name).map_err(fail(&f))?.is_none() {
+            dir.create_file(&name, 0o644).map_err(fail(&f))?;
         }
-        if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent).ctx(|| format!("create {}", parent.display()))?;
-        }
-        fs::write(&p, b"").ctx(|| format!("create {}", p.display()))?;
     }
     Ok(())
 }
@@ -205,41 +212,6 @@ pub(crate) fn source_is_file(m: &MountSpec) -> bool {
         && fs::metadata(&m.source)
             .map(|md| !md.is_dir())
             .unwrap_or(false)
-}
-
-/// Resolve `dest` inside `root` and create it when missing (an empty file or a directory).
-pub(crate) fn ensure_target(root: &Path, dest: &str, file: bool) -> Result<PathBuf> {
-    let p = secure_join(root, dest).ctx(|| format!("resolve mount point {dest} in the rootfs"))?;
-    if fs::symlink_metadata(&p).is_ok() {
-        return Ok(p);
-    }
-    if file {
-        if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent)
-                .ctx(|| format!("create mount point directory {}", parent.display()))?;
-        }
-        fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .open(&p)
-            .ctx(|| format!("create mount point file {}", p.display()))?;
-    } else {
-        fs::create_dir_all(&p).ctx(|| format!("create mount point {}", p.display()))?;
-    }
-    Ok(p)
-}
-
-/// Make the bind mount at `target` read-only.
-pub(crate) fn remount_readonly(target: &Path) -> Result<()> {
-    sys::mount(
-        None,
-        target,
-        None,
-        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
-        None,
-    )
 }
 
 /// `pivot_root` into `root` and detach the old root.

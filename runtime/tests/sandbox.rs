@@ -314,3 +314,33 @@ fn the_default_network_reaches_the_outside_like_apt_does() {
         "no HTTP answer from {host}: {out:?}"
     );
 }
+
+#[test]
+fn mount_destinations_through_the_images_symlinks_stay_inside_and_out_of_proc() {
+    let Some(bb) = common::environment() else {
+        return;
+    };
+    let f = Fixture::with_probe(&bb);
+    let lower = f.path("lower");
+    let outside = format!("/kiln-test-outside-{}", std::process::id());
+    symlink(&outside, lower.join("data")).unwrap();
+    symlink("/proc/sys", lower.join("sysctl")).unwrap();
+    let tmpfs = |dest: &str| kiln_runtime::MountSpec {
+        source: std::path::PathBuf::new(),
+        dest: dest.into(),
+        kind: kiln_runtime::MountKind::Tmpfs { size: None },
+    };
+    let mut spec = f.sh("echo in > /data/file && cat /data/file");
+    spec.mounts = vec![tmpfs("/data")];
+    assert_eq!(run_ok(&spec), "in\n");
+    assert!(
+        !std::path::Path::new(&outside).exists(),
+        "the image's absolute symlink was followed on the host"
+    );
+    spec.mounts = vec![tmpfs("/sysctl/kernel")];
+    let err = run(&spec).0.unwrap_err().to_string();
+    assert!(
+        err.contains("cannot be mounted because it is inside /proc"),
+        "{err}"
+    );
+}
