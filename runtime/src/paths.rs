@@ -54,7 +54,6 @@ pub fn env_value<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::symlink;
 
     #[test]
     fn env_value_takes_the_last_entry() {

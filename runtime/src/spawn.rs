@@ -151,11 +151,10 @@ impl Runtime {
         let started = devices
             .as_ref()
             .map_or(Ok(()), |cg| cg.add(child.id()))
-            .and_then(|()| {
+            .map(|()| {
                 let mut spec_w = File::from(spec_w);
                 // A write error means the helper died early; its status pipe says why.
                 let _ = spec_w.write_all(&json);
-                Ok(())
             })
             .and_then(|()| match (plan, net_ready) {
                 (Plan::Nat(helper), Some((ready_r, ready_w))) => {
