@@ -376,3 +376,43 @@ fn run_security_insecure_needs_the_entitlement_and_then_runs_privileged() {
         "{err}"
     );
 }
+
+#[test]
+fn the_callers_terminal_is_out_of_reach() {
+    let k = Kiln::empty();
+    let tag = "kiln-tty-probe:1";
+    let _work = probe_image(&k, tag, false);
+    // `script` gives the command a controlling terminal, as an interactive shell has.
+    let under_tty = |cmd: &str| {
+        let out = Command::new("script")
+            .args(["-qec", cmd, "/dev/null"])
+            .env("KILN_ROOT", k.root.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("script (bsdutils)");
+        String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+    };
+    assert!(
+        under_tty("sh -c 'exec 3</dev/tty && echo has-tty'").contains("has-tty"),
+        "script gave no terminal"
+    );
+    // As in `docker run` without -t: the container has no controlling terminal, so it cannot
+    // reach the user's (TIOCSTI would type into their shell).
+    let kiln = common::kiln_bin();
+    let report = under_tty(&format!(
+        "{} run --rm {tag} sandbox_probe report",
+        kiln.display()
+    ));
+    assert!(report.contains("\nopen /dev/tty: ENXIO\n"), "{report}");
+    let ctx = context(&[(
+        "Dockerfile",
+        &format!("FROM {tag}\nRUN sandbox_probe report > /report\n"),
+    )]);
+    under_tty(&format!(
+        "{} build -q -t tty-built:1 {}",
+        kiln.display(),
+        ctx.path().display()
+    ));
+    let in_build = k.ok(&["run", "--rm", "tty-built:1", "cat", "/report"]);
+    assert!(in_build.contains("\nopen /dev/tty: ENXIO\n"), "{in_build}");
+}

@@ -81,7 +81,8 @@ fn helper_main(args: &[String]) -> i32 {
             "runtime helper has {n} threads: maybe_run_init must run before any thread starts"
         ));
     }
-    // Ctrl-C reaches the whole process group: the helper leaves it to the command and to kiln.
+    // Ctrl-C reaches the whole process group: until PID 1 exists the helper ignores it (kiln
+    // decides), then forwards it (below).
     let _ = sys::set_signal_handler(libc::SIGINT, libc::SIG_IGN);
     let _ = sys::set_signal_handler(libc::SIGQUIT, libc::SIG_IGN);
     // Hold SIGTERM (the parent's cancel) until PID 1 has its death signal and the helper its
@@ -113,6 +114,15 @@ fn helper_main(args: &[String]) -> i32 {
         libc::SIGTERM,
         kill_init as extern "C" fn(libc::c_int) as libc::sighandler_t,
     );
+    // The container has a session of its own: Ctrl-C and Ctrl-\ at the caller's terminal reach
+    // the helper (in the caller's process group), which passes them on, as docker run's
+    // signal proxy does.
+    for sig in [libc::SIGINT, libc::SIGQUIT] {
+        let _ = sys::set_signal_handler(
+            sig,
+            forward_to_init as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
     block_sigterm(false);
     // SAFETY: we own status_fd; PID 1 has its own copy.
     unsafe { libc::close(status_fd) };
@@ -144,6 +154,15 @@ extern "C" fn kill_init(_sig: libc::c_int) {
     if pid > 0 {
         // SAFETY: kill is async-signal-safe.
         unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// In the helper: pass a terminal signal on to PID 1, which passes it on to the command.
+extern "C" fn forward_to_init(sig: libc::c_int) {
+    let pid = INIT_PID.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
     }
 }
 

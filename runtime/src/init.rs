@@ -56,6 +56,11 @@ pub(crate) fn init_main(
     status_fd: libc::c_int,
 ) -> Result<std::convert::Infallible> {
     let spec = &config.spec;
+    // A session of its own, without a controlling terminal: the caller's terminal must not be
+    // reachable through /dev/tty (TIOCSTI would type into the user's shell). Signals from the
+    // terminal reach the command through the helper, which forwards them.
+    // SAFETY: plain syscall; PID 1 is not a process group leader (forked by the helper).
+    sys::cvt(unsafe { libc::setsid() }).ctx(|| "start a new session".to_string())?;
     // A mount namespace of its own, so pivot_root leaves the helper's root alone.
     // SAFETY: plain syscall.
     sys::cvt(unsafe { libc::unshare(libc::CLONE_NEWNS) })

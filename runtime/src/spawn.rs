@@ -166,9 +166,18 @@ impl Runtime {
         let nat = match started {
             Ok(nat) => nat,
             Err(e) => {
-                // Never leave the helper (and so the container) behind.
+                // Never leave the helper (and so the container) behind. If the container had
+                // failed already (which may be why the network could not be set up), its own
+                // reason is the one to report.
                 let _ = child.kill();
                 let _ = child.wait();
+                let mut message = Vec::new();
+                let _ = File::from(status_r).read_to_end(&mut message);
+                if !message.is_empty() && message != STARTED {
+                    return Err(Error::Init(
+                        String::from_utf8_lossy(&message).trim_end().to_string(),
+                    ));
+                }
                 return Err(e);
             }
         };
