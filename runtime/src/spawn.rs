@@ -85,8 +85,8 @@ impl Runtime {
         let devices = match spec.security {
             Security::Sandbox => Some(DeviceCgroup::create()?.ok_or_else(|| {
                 Error::Unsupported(
-                    "docker's device policy needs the cgroup v1 devices controller, which this \
-                     machine does not have"
+                    "docker's device policy needs a devices cgroup (v1) or a cgroup v2 \
+                     hierarchy, and this machine has neither"
                         .to_string(),
                 )
             })?),

@@ -1,6 +1,8 @@
-//! The device policy: a devices cgroup (v1) per container that allows exactly docker's default
-//! devices, so that a node made with `mknod` (the container has `CAP_MKNOD`, as in docker) or
-//! found in an image cannot be opened unless it is one of them.
+//! The device policy: a cgroup per container that allows exactly docker's default devices, so
+//! that a node made with `mknod` (the container has `CAP_MKNOD`, as in docker) or found in an
+//! image cannot be opened unless it is one of them. On cgroup v1 through the devices
+//! controller; on v2 (no such controller) through an eBPF device program (`device_bpf`).
+//! `KILN_DEVICE_CGROUP=v1|v2` chooses (the default: v1 when the machine has it).
 
 use crate::error::{Error, IoContext, Result};
 use std::path::{Path, PathBuf};
@@ -32,15 +34,55 @@ const PARENT: &str = "kiln";
 #[derive(Debug)]
 pub struct DeviceCgroup {
     path: PathBuf,
+    /// v2: the attached program (detached when the cgroup goes).
+    _program: Option<std::os::fd::OwnedFd>,
 }
 
 impl DeviceCgroup {
     /// Create the cgroup with docker's rules. `Ok(None)` when this machine has no v1 devices
     /// controller (the caller decides what that means).
     pub fn create() -> Result<Option<DeviceCgroup>> {
-        let Some(base) = own_devices_cgroup() else {
-            return Ok(None);
+        let v1 = || {
+            own_cgroup(
+                |fstype, opts| fstype == "cgroup" && opts.contains("devices"),
+                "devices",
+            )
         };
+        let v2 = || own_cgroup(|fstype, _| fstype == "cgroup2", "");
+        match std::env::var("KILN_DEVICE_CGROUP").as_deref() {
+            Ok("v2") => v2().map(Self::create_v2).transpose(),
+            Ok("v1") => v1().map(Self::create_v1).transpose(),
+            _ => match v1() {
+                Some(base) => Self::create_v1(base).map(Some),
+                None => v2().map(Self::create_v2).transpose(),
+            },
+        }
+    }
+
+    fn create_v1(base: PathBuf) -> Result<DeviceCgroup> {
+        let cg = Self::make(&base)?;
+        cg.write("devices.deny", "a")?;
+        for rule in ALLOWED {
+            cg.write("devices.allow", rule)?;
+        }
+        Ok(cg)
+    }
+
+    fn create_v2(base: PathBuf) -> Result<DeviceCgroup> {
+        let mut cg = Self::make(&base)?;
+        let rules: Vec<super::device_bpf::Rule> = ALLOWED
+            .iter()
+            .map(|r| super::device_bpf::Rule::parse(r).expect("the allow-list parses"))
+            .collect();
+        let dir = crate::fdmount::open_dir(&cg.path)?;
+        let prog = super::device_bpf::attach(std::os::fd::AsFd::as_fd(&dir), &rules)
+            .ctx(|| format!("attach the device program to {}", cg.path.display()))?;
+        cg._program = Some(prog);
+        Ok(cg)
+    }
+
+    /// Make `<base>/kiln/kiln-<pid>-<n>`.
+    fn make(base: &Path) -> Result<DeviceCgroup> {
         let parent = base.join(PARENT);
         match std::fs::create_dir(&parent) {
             Ok(()) => {}
@@ -56,12 +98,10 @@ impl DeviceCgroup {
         );
         let path = parent.join(name);
         std::fs::create_dir(&path).ctx(|| format!("create {}", path.display()))?;
-        let cg = DeviceCgroup { path };
-        cg.write("devices.deny", "a")?;
-        for rule in ALLOWED {
-            cg.write("devices.allow", rule)?;
-        }
-        Ok(Some(cg))
+        Ok(DeviceCgroup {
+            path,
+            _program: None,
+        })
     }
 
     /// Move process `pid` (and so everything it forks from now on) into the cgroup.
@@ -111,15 +151,21 @@ fn sweep(parent: &Path) {
     }
 }
 
-/// The directory of this process's own cgroup in the v1 devices hierarchy, if there is one.
-fn own_devices_cgroup() -> Option<PathBuf> {
+/// The directory of this process's own cgroup in the hierarchy whose mount `matches`
+/// (`fstype`, super options) and whose `/proc/self/cgroup` line names `controller` (empty: the
+/// v2 line, `0::/path`).
+fn own_cgroup(matches: impl Fn(&str, &str) -> bool, controller: &str) -> Option<PathBuf> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     let mount = mountinfo.lines().find_map(|line| {
         // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS
         let (left, right) = line.split_once(" - ")?;
         let mut r = right.split(' ');
-        let (fstype, _source, superopts) = (r.next()?, r.next()?, r.next()?);
-        if fstype != "cgroup" || !superopts.split(',').any(|o| o == "devices") {
+        let (fstype, _source, superopts) = (r.next()?, r.next()?, r.next().unwrap_or(""));
+        let opts: Vec<&str> = superopts.split(',').collect();
+        if !matches(fstype, &opts.join(" ")) {
+            return None;
+        }
+        if !controller.is_empty() && !opts.contains(&controller) {
             return None;
         }
         let f: Vec<&str> = left.split(' ').collect();
@@ -129,11 +175,13 @@ fn own_devices_cgroup() -> Option<PathBuf> {
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let own = cgroups.lines().find_map(|l| {
         let mut parts = l.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        controllers
-            .split(',')
-            .any(|c| c == "devices")
-            .then(|| path.to_string())
+        let (id, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let hit = if controller.is_empty() {
+            id == "0" && controllers.is_empty()
+        } else {
+            controllers.split(',').any(|c| c == controller)
+        };
+        hit.then(|| path.to_string())
     })?;
     // The path is relative to the hierarchy's root; the mount shows `mount_root` of it.
     let rel = Path::new(&own).strip_prefix(&mount_root).ok()?;

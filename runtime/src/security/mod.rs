@@ -4,6 +4,7 @@
 //! off as docker's `--privileged` does.
 
 pub mod capabilities;
+pub mod device_bpf;
 pub mod devices;
 pub mod kernel_paths;
 pub mod keyring;
