@@ -89,8 +89,8 @@ pub enum MountKind {
 /// The container's network.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Network {
-    /// A new network namespace with outbound access through a user-space NAT helper (`pasta`
-    /// or `slirp4netns`) and its own loopback: the host's loopback services are out of reach.
+    /// A new network namespace with outbound access through a user-space NAT helper
+    /// (`slirp4netns` or `pasta`) and its own loopback: the host's loopback services are out of reach.
     /// Without a helper on the machine, the host's network (see [`crate::nat_helper`]).
     #[default]
     Default,

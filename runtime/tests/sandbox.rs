@@ -269,17 +269,42 @@ fn network_none_has_only_loopback() {
     assert_eq!(run_ok(&spec).trim(), "ECONNREFUSED");
 }
 
-/// The first `http://host/` of the machine's apt sources, if any.
-fn apt_mirror() -> Option<String> {
-    let mut text = std::fs::read_to_string("/etc/apt/sources.list").unwrap_or_default();
+/// The first http archive of the machine's apt sources: (host, `http://...` URL, suite).
+fn apt_mirror() -> Option<(String, String, String)> {
+    let mut files = vec![std::path::PathBuf::from("/etc/apt/sources.list")];
     if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
-        for e in dir.flatten() {
-            text.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
-        }
+        let mut more: Vec<_> = dir
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "list" || x == "sources"))
+            .collect();
+        more.sort();
+        files.extend(more);
     }
-    text.split_whitespace()
-        .find_map(|w| w.strip_prefix("http://"))
-        .map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
+    files.iter().find_map(|f| {
+        let text = std::fs::read_to_string(f).ok()?;
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        let first = |key: &str| {
+            lines
+                .iter()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next())
+        };
+        let (url, suite) = match (first("URIs:"), first("Suites:")) {
+            (Some(u), Some(s)) => (u.to_string(), s.to_string()),
+            _ => {
+                let deb = lines.iter().find(|l| l.starts_with("deb "))?;
+                let w: Vec<&str> = deb.split_whitespace().collect();
+                (w.get(1)?.to_string(), w.get(2)?.to_string())
+            }
+        };
+        let host = url.strip_prefix("http://")?.split('/').next()?.to_string();
+        Some((host, url, suite))
+    })
 }
 
 #[test]
@@ -287,8 +312,8 @@ fn the_default_network_reaches_the_outside_like_apt_does() {
     let Some(bb) = common::environment() else {
         return;
     };
-    let (Some(_), Some(host)) = (kiln_runtime::nat_helper(), apt_mirror()) else {
-        eprintln!("SKIPPED: no NAT helper or no apt mirror");
+    let (Some(_), Some((host, url, suite))) = (kiln_runtime::nat_helper(), apt_mirror()) else {
+        eprintln!("SKIPPED: no NAT helper or no http apt mirror");
         return;
     };
     // Only meaningful where the host itself reaches the mirror.
@@ -304,14 +329,15 @@ fn the_default_network_reaches_the_outside_like_apt_does() {
         return;
     }
     let f = Fixture::new(&bb);
-    // Name resolution through the container's resolv.conf and a TCP connection through NAT.
+    // Name resolution through the container's resolv.conf and the request `apt-get update`
+    // starts with, through NAT.
     let spec = f.sh(&format!(
-        "printf 'HEAD / HTTP/1.0\\r\\nHost: {host}\\r\\n\\r\\n' | nc -w 10 {host} 80 | head -n 1"
+        "wget -q -O /tmp/Release {url}/dists/{suite}/Release && grep -m 1 '^Suite:' /tmp/Release"
     ));
     let out = run_ok(&spec);
     assert!(
-        out.starts_with("HTTP/1."),
-        "no HTTP answer from {host}: {out:?}"
+        out.starts_with("Suite:"),
+        "no Release file from {url}: {out:?}"
     );
 }
 
