@@ -2,8 +2,8 @@
 # sandbox.sh: what the full sandbox costs, kiln and docker in the same run.
 #
 #   1. `kiln run --rm IMG true` against `docker run --rm IMG true` (hyperfine, medians).
-#      kiln with its default network (own namespace + NAT helper), with --network none and
-#      --network host; docker with --network none (this machine's dockerd runs with
+#      kiln with its default network (own namespace + NAT helper: slirp4netns when installed),
+#      with --network none, --network host, and the default network through pasta; docker with --network none (this machine's dockerd runs with
 #      --bridge=none, so docker's default bridge network is not available to compare with).
 #   2. 50 `RUN true` steps without cache: kiln build --no-cache against docker's embedded
 #      BuildKit (DOCKER_BUILDKIT=1 docker build --no-cache --network=none), per step.
@@ -42,7 +42,8 @@ hyperfine -N -w 3 -r "$RUNS" --export-json "$json" \
   -n "docker run --network none" "$DOCKER run --rm --network none $tag true" \
   -n "kiln run (default network)" "$KILN run --rm $tag true" \
   -n "kiln run --network none" "$KILN run --rm --network none $tag true" \
-  -n "kiln run --network host" "$KILN run --rm --network host $tag true" >&2
+  -n "kiln run --network host" "$KILN run --rm --network host $tag true" \
+  -n "kiln run (default network, pasta)" "env KILN_NAT_HELPER=pasta $KILN run --rm $tag true" >&2
 
 # 50 RUN true steps, no cache.
 ctx=$work/steps
