@@ -416,3 +416,52 @@ fn the_callers_terminal_is_out_of_reach() {
     let in_build = k.ok(&["run", "--rm", "tty-built:1", "cat", "/report"]);
     assert!(in_build.contains("\nopen /dev/tty: ENXIO\n"), "{in_build}");
 }
+
+#[test]
+fn without_a_nat_helper_kiln_says_so_once_and_uses_the_hosts_network() {
+    let k = Kiln::empty();
+    let tag = "kiln-nonat-probe:1";
+    let _work = probe_image(&k, tag, false);
+    let service = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = service.local_addr().unwrap().port().to_string();
+    let out = k
+        .cmd()
+        .env("KILN_NAT_HELPER", "none")
+        .args([
+            "run",
+            "--rm",
+            tag,
+            "sandbox_probe",
+            "connect",
+            "127.0.0.1",
+            &port,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "connected\n");
+    assert_eq!(err.matches("no user-space NAT helper").count(), 1, "{err}");
+    let ctx = context(&[(
+        "Dockerfile",
+        &format!("FROM {tag}\nRUN sandbox_probe connect 127.0.0.1 {port} > /a\nRUN cat /a > /b\n"),
+    )]);
+    let out = k
+        .cmd()
+        .env("KILN_NAT_HELPER", "none")
+        .args([
+            "build",
+            "--progress=plain",
+            "-t",
+            "nonat:1",
+            ctx.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches("no user-space NAT helper").count(), 1, "{err}");
+    assert_eq!(
+        k.ok(&["run", "--rm", "--network", "none", "nonat:1", "cat", "/b"]),
+        "connected\n"
+    );
+}
