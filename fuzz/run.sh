@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one cargo-fuzz target for a while: fuzz/run.sh TARGET [SECONDS]
 #
-#   TARGET   parse | expand | lower
+#   TARGET   parse | expand | lower | layer | image
 #   SECONDS  total fuzzing time (default 600)
 #
 # Environment:
@@ -21,9 +21,9 @@ set -euo pipefail
 target=${1:?usage: fuzz/run.sh TARGET [SECONDS]}
 seconds=${2:-600}
 case $target in
-parse | expand | lower) ;;
+parse | expand | lower | layer | image) ;;
 *)
-    echo "unknown target $target (parse, expand, lower)" >&2
+    echo "unknown target $target (parse, expand, lower, layer, image)" >&2
     exit 2
     ;;
 esac

@@ -7,8 +7,8 @@ use crate::unpack;
 use kiln_runtime::{ContainerSpec, MountSpec, Output, OutputSink, Rootfs, Runtime};
 use kiln_snapshot::{Mode, SnapshotId};
 use kiln_solver::{
-    Digest, Event, ExecContext, ExecOp, FileAction, FileOp, MountKind, NetworkMode, Op,
-    SecurityMode, SourceOp, Vertex, Worker, WorkerError,
+    ContentSelection, Digest, Event, ExecContext, ExecOp, FileAction, FileOp, MountKind,
+    NetworkMode, Op, ReadAs, SecurityMode, SourceOp, Vertex, Worker, WorkerError,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -299,11 +299,16 @@ impl KilnWorker {
         gid: Option<u32>,
         from: Option<(&Ref, &str)>,
     ) -> std::result::Result<PathBuf, WorkerError> {
-        let from_key = from.map(|(r, sel)| match r {
-            Ref::Scratch => format!("scratch:{sel}"),
-            Ref::Snapshot(s) => format!("snapshot:{}:{sel}", s.0),
-            Ref::Context(_) => format!("context:{sel}"),
-        });
+        // Filled from other content, it is another cache (BuildKit keys it by the source ref).
+        let from_key = match from {
+            None => None,
+            Some((Ref::Scratch, sel)) => Some(format!("scratch:{sel}")),
+            Some((Ref::Snapshot(s), sel)) => Some(format!("snapshot:{}:{sel}", s.0)),
+            Some((Ref::Context(c), sel)) => {
+                let seed = ContentSelection::cache_seed(sel);
+                Some(format!("context:{sel}:{}", context_digest(c, &seed)?))
+            }
+        };
         let key = match (mode, uid, gid, &from_key) {
             (None, None, None, None) => id.to_string(),
             _ => format!("{id}\0{mode:?}\0{uid:?}\0{gid:?}\0{from_key:?}"),
@@ -551,34 +556,12 @@ impl Worker for KilnWorker {
     fn content_digest(
         &self,
         input: &Ref,
-        selectors: &[String],
-        vertex: &Vertex,
+        selection: &ContentSelection,
     ) -> std::result::Result<Option<Digest>, WorkerError> {
         let Ref::Context(ctx) = input else {
             return Ok(None);
         };
-        let mut excludes = Vec::new();
-        if let Op::File(f) = &vertex.op {
-            for a in &f.actions {
-                if let FileAction::Copy(c) = a {
-                    excludes.extend(c.exclude_patterns.iter().cloned());
-                }
-            }
-        }
-        // `**` spans directories in `--parents` sources: key on everything it can reach.
-        let mut selectors = selectors.to_vec();
-        for s in selectors.clone() {
-            selectors.extend(
-                crate::fileop::double_star_selectors(&ctx.source_root(), &s)
-                    .map_err(|e| WorkerError::new(e.to_string()))?,
-            );
-        }
-        let d = ctx
-            .content_digest(&selectors, &excludes)
-            .map_err(|e| WorkerError::new(e.to_string()))?;
-        Digest::parse(&d)
-            .map(Some)
-            .ok_or_else(|| WorkerError::new(format!("bad context digest {d}")))
+        context_digest(ctx, selection).map(Some)
     }
 
     fn execute(
@@ -621,6 +604,39 @@ impl Worker for KilnWorker {
             Err(_) => Ok(None),
         }
     }
+}
+
+/// The digest of what `selection` reads of the build context, as the op sees it: the ignore
+/// rules and the selection's exclusions applied, wildcards expanded only where the op expands
+/// them, a mount's path resolved as the mount resolves it.
+fn context_digest(
+    ctx: &Context,
+    selection: &ContentSelection,
+) -> std::result::Result<Digest, WorkerError> {
+    let fail = |e: &dyn std::fmt::Display| WorkerError::new(e.to_string());
+    let (selectors, allow_wildcard) = match selection.read {
+        ReadAs::Copy { allow_wildcard } => {
+            let mut selectors = vec![selection.path.clone()];
+            // `**` spans directories in `--parents` sources: key on everything it can reach.
+            if allow_wildcard {
+                selectors.extend(
+                    crate::fileop::double_star_selectors(&ctx.source_root(), &selection.path)
+                        .map_err(|e| fail(&e))?,
+                );
+            }
+            (selectors, allow_wildcard)
+        }
+        // A bind mount follows every symlink on its path (inside the context) and exposes what
+        // it leads to, with the ignore rules judged there (`fileop::context_bind_source`).
+        ReadAs::Mount => (
+            vec![ctx.mount_target(&selection.path).map_err(|e| fail(&e))?],
+            false,
+        ),
+    };
+    let d = ctx
+        .content_digest_with(&selectors, &selection.excludes, allow_wildcard)
+        .map_err(|e| fail(&e))?;
+    Digest::parse(&d).ok_or_else(|| WorkerError::new(format!("bad context digest {d}")))
 }
 
 /// Used by [`crate::build`] to report the kind of result.

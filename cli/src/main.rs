@@ -2,10 +2,11 @@
 
 mod cancel;
 mod commands;
+mod diag;
 mod format;
 mod progress;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -60,7 +61,11 @@ enum Command {
 fn main() -> ExitCode {
     // The runtime re-executes this binary as the container's init: that must come first.
     kiln_builder::maybe_run_init();
-    let cli = Cli::parse();
+    diag::logger::install();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(e) => return diag::usage::report(e),
+    };
     let root = cli.root.clone().unwrap_or_else(kiln_builder::default_root);
     let result = match cli.command {
         Command::Build(a) => commands::build::run(&root, a),
@@ -83,8 +88,35 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("ERROR: {e:#}");
+            diag::error(format_args!("{e:#}"));
             ExitCode::from(1)
         }
     }
+}
+
+/// The command line, parsed; `kiln` or a command group (`kiln system`) alone shows its help,
+/// as docker does.
+fn parse() -> Result<Cli, clap::Error> {
+    // No styling: it would be escaped along with what the user typed (docker has none).
+    let mut cmd = Cli::command()
+        .arg_required_else_help(true)
+        .styles(clap::builder::Styles::plain());
+    let groups: Vec<String> = cmd
+        .get_subcommands()
+        .filter(|c| c.has_subcommands())
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for g in groups {
+        cmd = cmd.mut_subcommand(g, |c| c.arg_required_else_help(true));
+    }
+    let matches = match cmd.clone().try_get_matches() {
+        // With `KILN_ROOT` set, clap counts an argument and asks for the command instead of
+        // showing the help: show it (asking for it gives `DisplayHelp`).
+        Err(e) if e.kind() == clap::error::ErrorKind::MissingSubcommand => {
+            let args = std::env::args_os().chain(["--help".into()]);
+            cmd.try_get_matches_from(args)?
+        }
+        m => m?,
+    };
+    Cli::from_arg_matches(&matches)
 }

@@ -145,24 +145,10 @@ impl Platform {
         }
     }
 
-    /// Parse `os/arch[/variant]`.
-    pub fn parse(s: &str) -> Result<Platform, String> {
-        let parts: Vec<&str> = s.split('/').collect();
-        match parts.as_slice() {
-            [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: None,
-            }),
-            [os, arch, v] if !os.is_empty() && !arch.is_empty() && !v.is_empty() => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: Some(v.to_string()),
-            }),
-            _ => Err(format!(
-                "invalid platform {s:?}: expected os/arch[/variant]"
-            )),
-        }
+    /// Parse a platform specifier as BuildKit does (`os/arch[/variant]`, `os`, `arch`), refusing
+    /// an unknown operating system or architecture.
+    pub fn parse(s: &str) -> Result<Platform, crate::platform::PlatformError> {
+        crate::platform::parse(s)
     }
 }
 

@@ -55,5 +55,5 @@ mod root;
 pub use dir::{Dir, NodeKind};
 pub use error::{Error, Result};
 pub use meta::{Kind, Meta};
-pub use path::clean;
+pub use path::{clean, join};
 pub use root::{Resolved, Root, MAX_SYMLINKS};

@@ -20,6 +20,19 @@ pub fn clean(path: &OsStr) -> Vec<OsString> {
     out
 }
 
+/// Components joined back into a relative path (`[a, b]` → `a/b`): the inverse of [`clean`]
+/// for paths without `..`.
+pub fn join(comps: &[OsString]) -> OsString {
+    let mut out = Vec::new();
+    for (i, c) in comps.iter().enumerate() {
+        if i > 0 {
+            out.push(b'/');
+        }
+        out.extend_from_slice(c.as_bytes());
+    }
+    OsString::from_vec(out)
+}
+
 /// The components of a symlink target, in order, with `..` kept (it is resolved against the
 /// directory the link is in) and `.`/empty dropped. The flag says whether it is absolute.
 pub(crate) fn link_target(target: &OsStr) -> (bool, Vec<OsString>) {

@@ -11,7 +11,7 @@
 use crate::dir::{Dir, Shared};
 use crate::error::{Error, Result};
 use crate::meta::Meta;
-use crate::path::{clean, display, display_child, link_target};
+use crate::path::{clean, display, display_child, join, link_target};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use std::ffi::{OsStr, OsString};
@@ -314,9 +314,9 @@ impl Root {
             let r = if head.is_empty() {
                 self.root_entry()
             } else if tail.is_empty() {
-                self.resolve(OsStr::from_bytes(&join(head)), follow)
+                self.resolve(join(head), follow)
             } else {
-                self.resolve(OsStr::from_bytes(&join(head)), true)
+                self.resolve(join(head), true)
             };
             match r {
                 Ok(r) if r.meta.is_some() || tail.is_empty() || head.is_empty() => {
@@ -444,13 +444,14 @@ impl Root {
             return None;
         }
         let path = join(comps);
+        let path = path.as_bytes();
         let mut how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
         if self.no_symlinks {
             how |= ResolveFlags::NO_SYMLINKS;
         }
         let r = rustix::fs::openat2(
             &self.top.fd,
-            path.as_slice(),
+            path,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
             how,
@@ -629,18 +630,6 @@ impl Root {
 /// A component list as a stack (next component last).
 fn rev(comps: &[OsString]) -> Vec<OsString> {
     comps.iter().rev().cloned().collect()
-}
-
-/// `a/b/c` as bytes.
-fn join(comps: &[OsString]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (i, c) in comps.iter().enumerate() {
-        if i > 0 {
-            out.push(b'/');
-        }
-        out.extend_from_slice(c.as_bytes());
-    }
-    out
 }
 
 fn unreachable_restart(shown: &str) -> Error {

@@ -2,6 +2,7 @@
 //! whichever resolution engine runs (the kernel's `openat2` or the fallback walk).
 
 use inroot::{Kind, Root};
+use kiln_hostile::fingerprint;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Write};
@@ -25,37 +26,6 @@ fn setup() -> Setup {
     fs::set_permissions(host.join("secret"), fs::Permissions::from_mode(0o600)).unwrap();
     fs::set_permissions(&host, fs::Permissions::from_mode(0o700)).unwrap();
     Setup { _t: t, root, host }
-}
-
-/// A fingerprint of everything under `dir`: names, types, modes, owners, sizes, mtimes.
-fn fingerprint(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let md = fs::symlink_metadata(dir).unwrap();
-    out.push(format!(".: {:o} {} {}", md.mode(), md.uid(), md.mtime()));
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let mut names: Vec<_> = fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        names.sort();
-        for p in names {
-            let md = fs::symlink_metadata(&p).unwrap();
-            out.push(format!(
-                "{}: {:o} {}:{} {} {}",
-                p.strip_prefix(dir).unwrap().display(),
-                md.mode(),
-                md.uid(),
-                md.gid(),
-                md.len(),
-                md.mtime()
-            ));
-            if md.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
-    out
 }
 
 fn open(root: &Path, walk_only: bool) -> Root {

@@ -18,7 +18,7 @@ use tar::EntryType;
 
 use crate::digest::HashingReader;
 use crate::error::{stream_err, Error, Result};
-use crate::extract::{join, lstat_beneath, ExtractOptions, Extractor, Implied};
+use crate::extract::{lstat_beneath, ExtractOptions, Extractor, Implied};
 use crate::snapshotter::{Mode, SnapshotId, Snapshotter};
 use crate::tarentry::{bad, read_meta, TarGuard};
 use crate::whiteout::{is_overlay_whiteout, OPAQUE_MARKER, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX};
@@ -208,7 +208,7 @@ impl LayerExtractor<'_, '_> {
     fn whiteout(&mut self, parents: &[OsString], target: &OsStr) -> Result<()> {
         let rel = rel_path(parents).join(target);
         if self.mode == Mode::Copy {
-            match self.ex.root.open_dir(OsStr::from_bytes(&join(parents))) {
+            match self.ex.root.open_dir(inroot::join(parents)) {
                 Ok(_) => {}
                 // Nothing below a missing directory to delete.
                 Err(e) if e.is_not_found() => return Ok(()),

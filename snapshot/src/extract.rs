@@ -47,7 +47,7 @@ pub fn extract_archive(
 ) -> Result<()> {
     let base = inroot::clean(OsStr::new(dest));
     let owner = opts.owner.unwrap_or((0, 0));
-    root.mkdir_all(OsStr::from_bytes(&join(&base)), 0o755, &mut |d, n| {
+    root.mkdir_all(inroot::join(&base), 0o755, &mut |d, n| {
         d.chown(n, owner.0, owner.1)
     })?;
     let implied = Implied::Owner(owner);
@@ -83,18 +83,6 @@ fn clean_within(name: &[u8]) -> Option<Vec<OsString>> {
         }
     }
     Some(out)
-}
-
-/// `a/b/c` as bytes.
-pub(crate) fn join(comps: &[OsString]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (i, c) in comps.iter().enumerate() {
-        if i > 0 {
-            out.push(b'/');
-        }
-        out.extend_from_slice(c.as_bytes());
-    }
-    out
 }
 
 /// What a directory made implicitly (a parent no entry listed) gets.
@@ -163,7 +151,7 @@ impl<'r> Extractor<'r> {
         full.extend(comps.iter().cloned());
         Ok(self
             .root
-            .mkdir_all(OsStr::from_bytes(&join(&full)), 0o755, &mut |d, n| {
+            .mkdir_all(inroot::join(&full), 0o755, &mut |d, n| {
                 self.implied_dir(d, n)
             })?)
     }
@@ -175,7 +163,7 @@ impl<'r> Extractor<'r> {
         full.extend(comps.iter().cloned());
         Ok(self
             .root
-            .create_parent(OsStr::from_bytes(&join(&full)), 0o755, &mut |d, n| {
+            .create_parent(inroot::join(&full), 0o755, &mut |d, n| {
                 self.implied_dir(d, n)
             })?)
     }
@@ -340,7 +328,7 @@ impl<'r> Extractor<'r> {
             .ok_or_else(|| refused(format!("hardlink target {target} is outside the tree")))?;
         let mut full = self.base.clone();
         full.extend(tcomps);
-        let (tdir, tname) = match self.root.parent(OsStr::from_bytes(&join(&full))) {
+        let (tdir, tname) = match self.root.parent(inroot::join(&full)) {
             Ok(x) => x,
             Err(e) if e.is_not_found() || e.raw_os_error() == Some(libc::ENOTDIR) => {
                 return Err(refused(format!(

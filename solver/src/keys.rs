@@ -1,12 +1,13 @@
 //! Cache keys, computed bottom-up without executing anything.
 //!
 //! `key(source) = H(digest, worker.source_key)`;
-//! `key(v) = H(digest, for each input: content digest of its selected paths when the op reads
-//! only part of a content-addressable source, else the input's key)`.
+//! `key(v) = H(digest, for each input: the content digest of each part the op reads (one per
+//! COPY action or mount, in order) when the op reads only parts of a content-addressable
+//! source, else the input's key)`.
 
 use crate::digest::Digest;
 use crate::graph::{Graph, VertexId};
-use crate::op::Op;
+use crate::op::{ContentSelection, Op};
 use crate::par::try_map;
 use crate::worker::{Worker, WorkerError};
 use serde::Serialize;
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 
 /// Version of the key scheme: bump to invalidate every existing cache record.
-const SCHEME: &str = "kiln-cache-key/1";
+const SCHEME: &str = "kiln-cache-key/2";
 
 #[derive(Serialize)]
 struct KeyInput<'a> {
@@ -30,8 +31,8 @@ struct KeyInput<'a> {
 enum InputPart {
     /// The input's cache key.
     Key(Digest),
-    /// A content digest of the selected paths of the input.
-    Content(Digest),
+    /// The content digest of each part of the input the op reads, in the op's order.
+    Content(Vec<Digest>),
 }
 
 /// Why a key could not be computed: the vertex at fault and the worker's error.
@@ -64,12 +65,13 @@ pub(crate) fn postorder(graph: &Graph, target: VertexId) -> Vec<VertexId> {
     out
 }
 
-/// A content digest the worker must compute: `selectors` of source `input`, read by `consumer`.
+/// A content digest the worker must compute: `selection` of source `input`, read by
+/// `consumer` (its input `pos`).
 struct ContentQuery {
     consumer: VertexId,
     pos: usize,
     input: VertexId,
-    selectors: Vec<String>,
+    selection: ContentSelection,
 }
 
 /// Compute the key of every vertex reachable from `target`. The worker calls (source keys,
@@ -88,14 +90,17 @@ pub(crate) fn compute<W: Worker>(
     let mut queries = Vec::new();
     for &v in &order {
         let inputs = graph.inputs(v);
-        let selectors = graph.vertex(v).op.content_selectors(inputs.len());
-        for (pos, (input, sel)) in inputs.into_iter().zip(selectors).enumerate() {
-            if let (Some(selectors), true) = (sel, is_source(input)) {
+        let selections = graph.vertex(v).op.content_selections(inputs.len());
+        for (pos, (input, parts)) in inputs.into_iter().zip(selections).enumerate() {
+            let (Some(parts), true) = (parts, is_source(input)) else {
+                continue;
+            };
+            for selection in parts {
                 queries.push(ContentQuery {
                     consumer: v,
                     pos,
                     input,
-                    selectors,
+                    selection,
                 });
             }
         }
@@ -128,7 +133,7 @@ pub(crate) fn compute<W: Worker>(
             error: WorkerError::new("internal error: source not resolved"),
         })?;
         worker
-            .content_digest(input, &q.selectors, graph.vertex(q.consumer))
+            .content_digest(input, &q.selection)
             .map_err(|error| KeyError {
                 vertex: q.consumer,
                 error,
@@ -137,11 +142,7 @@ pub(crate) fn compute<W: Worker>(
     else {
         return Ok(None);
     };
-    let contents: HashMap<(VertexId, usize), Digest> = queries
-        .iter()
-        .zip(contents)
-        .filter_map(|(q, d)| d.map(|d| ((q.consumer, q.pos), d)))
-        .collect();
+    let contents = gather_contents(&queries, contents);
 
     let mut keys: HashMap<VertexId, Digest> = HashMap::new();
     for v in order {
@@ -152,13 +153,36 @@ pub(crate) fn compute<W: Worker>(
     Ok(Some(keys))
 }
 
+/// The content digests of each (consumer, input position), parts in order (`queries` lists them
+/// so); an input any of whose parts the worker cannot digest (`None`: not content-addressable)
+/// is keyed by its key instead.
+fn gather_contents(
+    queries: &[ContentQuery],
+    digests: Vec<Option<Digest>>,
+) -> HashMap<(VertexId, usize), Vec<Digest>> {
+    let mut parts: HashMap<(VertexId, usize), Option<Vec<Digest>>> = HashMap::new();
+    for (q, d) in queries.iter().zip(digests) {
+        let slot = parts
+            .entry((q.consumer, q.pos))
+            .or_insert_with(|| Some(Vec::new()));
+        match (slot.as_mut(), d) {
+            (Some(ds), Some(d)) => ds.push(d),
+            _ => *slot = None,
+        }
+    }
+    parts
+        .into_iter()
+        .filter_map(|(at, ds)| ds.map(|ds| (at, ds)))
+        .collect()
+}
+
 /// Hash one vertex's key from what was gathered.
 fn key_of(
     graph: &Graph,
     v: VertexId,
     keys: &HashMap<VertexId, Digest>,
     source_keys: &HashMap<VertexId, Digest>,
-    contents: &HashMap<(VertexId, usize), Digest>,
+    contents: &HashMap<(VertexId, usize), Vec<Digest>>,
 ) -> Result<Digest, WorkerError> {
     let vertex = graph.vertex(v);
     let mut parts = Vec::new();

@@ -269,27 +269,115 @@ pub struct MergeOp {}
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiffOp {}
 
+/// One part of an input whose content decides an op's result: what one COPY source or one mount
+/// reads. Each COPY action and each mount has its own, so that each enters the cache key on its
+/// own (a union would let one mount's exclusions or wildcards hide another's files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentSelection {
+    /// The path read, absolute inside the input (`/` = all of it).
+    pub path: String,
+    /// How the op reads it.
+    pub read: ReadAs,
+    /// Patterns left out below each matched path (`COPY --exclude`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excludes: Vec<String>,
+}
+
+/// How an op reads a [`ContentSelection`]; the worker digests exactly what that way exposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadAs {
+    /// Copied (COPY/ADD, the seed of a cache mount): wildcards expanded when allowed, a symlink
+    /// at the path copied as what it points to.
+    Copy { allow_wildcard: bool },
+    /// Bind-mounted: the path taken literally, every symlink on it followed, and the tree it
+    /// leads to exposed as it is.
+    Mount,
+}
+
+impl ContentSelection {
+    /// What one COPY action reads of its source input.
+    pub fn of_copy(c: &CopyAction) -> ContentSelection {
+        ContentSelection {
+            path: c.src.clone(),
+            read: ReadAs::Copy {
+                allow_wildcard: c.allow_wildcard,
+            },
+            excludes: c.exclude_patterns.clone(),
+        }
+    }
+
+    /// What a mount exposes of its input: a bind mount shows the tree at its selector, a cache
+    /// mount is filled with a copy of it the first time.
+    pub fn of_mount(m: &Mount) -> ContentSelection {
+        match m.kind {
+            MountKind::Cache { .. } => ContentSelection::cache_seed(&m.selector),
+            _ => ContentSelection {
+                path: m.selector.clone(),
+                read: ReadAs::Mount,
+                excludes: Vec::new(),
+            },
+        }
+    }
+
+    /// What a new cache mount is filled with from its `from` input: a plain copy of `path`.
+    pub fn cache_seed(path: &str) -> ContentSelection {
+        ContentSelection {
+            path: path.to_string(),
+            read: ReadAs::Copy {
+                allow_wildcard: false,
+            },
+            excludes: Vec::new(),
+        }
+    }
+}
+
 impl Op {
-    /// For each input of this op, the paths whose *content* decides the result, when the op
-    /// reads only part of that input (COPY sources, bind-mount selectors). `None` means the
-    /// whole input matters and its cache key is used as is.
+    /// For each input of this op, the parts whose *content* decides the result, one per COPY
+    /// action or mount that reads the input, in the op's order. `None` means the whole input
+    /// matters (the destination of a file op, the root of an exec, any use not listed here) and
+    /// its cache key is used as is.
     ///
-    /// The solver asks the worker for a content digest of exactly these paths when the input is
-    /// content-addressable (the build context), so editing an unselected file invalidates
-    /// nothing.
-    pub fn content_selectors(&self, n_inputs: usize) -> Vec<Option<Vec<String>>> {
-        let mut out: Vec<Option<Vec<String>>> = vec![None; n_inputs];
-        if let Op::File(f) = self {
-            for a in &f.actions {
-                if let FileAction::Copy(c) = a {
-                    if c.src_input > 0 && c.src_input < n_inputs {
-                        out[c.src_input]
-                            .get_or_insert_with(Vec::new)
-                            .push(c.src.clone());
+    /// The solver asks the worker for a content digest of each part when the input is
+    /// content-addressable (the build context), so editing a file no part reads invalidates
+    /// nothing, and editing one that any part reads invalidates the op.
+    pub fn content_selections(&self, n_inputs: usize) -> Vec<Option<Vec<ContentSelection>>> {
+        let mut parts: Vec<Vec<ContentSelection>> = vec![Vec::new(); n_inputs];
+        let mut whole = vec![false; n_inputs];
+        match self {
+            Op::File(f) => {
+                // Input 0 is the destination: the whole of it matters.
+                if let Some(w) = whole.first_mut() {
+                    *w = true;
+                }
+                for a in &f.actions {
+                    if let FileAction::Copy(c) = a {
+                        if let Some(p) = parts.get_mut(c.src_input) {
+                            p.push(ContentSelection::of_copy(c));
+                        }
                     }
                 }
             }
+            Op::Exec(e) => {
+                for m in &e.mounts {
+                    let Some(i) = m.input.filter(|i| *i < n_inputs) else {
+                        continue;
+                    };
+                    let partial = m.dest != "/"
+                        && matches!(m.kind, MountKind::Bind | MountKind::Cache { .. });
+                    if partial {
+                        parts[i].push(ContentSelection::of_mount(m));
+                    } else {
+                        whole[i] = true;
+                    }
+                }
+            }
+            Op::Source(_) | Op::Merge(_) | Op::Diff(_) => return vec![None; n_inputs],
         }
-        out
+        parts
+            .into_iter()
+            .zip(whole)
+            .map(|(p, w)| (!w && !p.is_empty()).then_some(p))
+            .collect()
     }
 }

@@ -1,6 +1,7 @@
 //! The trait through which the solver gets work done. The builder implements it.
 
 use crate::digest::Digest;
+use crate::op::ContentSelection;
 use crate::progress::ProgressSink;
 use crate::vertex::Vertex;
 use std::sync::atomic::AtomicBool;
@@ -40,21 +41,22 @@ pub trait Worker: Send + Sync {
     type Ref: Clone + Send + Sync;
 
     /// The cache-key part of a source vertex that is not in the op itself (an image's manifest
-    /// digest; for the build context, a constant: its content is keyed per COPY through
-    /// [`Worker::content_digest`]).
+    /// digest; for the build context, a constant: its content is keyed per COPY source and per
+    /// mount through [`Worker::content_digest`]).
     fn source_key(&self, vertex: &Vertex) -> Result<Digest, WorkerError>;
 
     /// Resolve a source vertex to a ref without running anything heavy (the context directory,
     /// an image's snapshot chain). Called for inputs whose content decides a key.
     fn resolve_source(&self, vertex: &Vertex) -> Result<Self::Ref, WorkerError>;
 
-    /// Content digest of `selectors` (paths, possibly wildcards) inside `input`, or `None` when
-    /// this input is not content-addressable and its cache key should be used instead.
+    /// Content digest of what `selection` (one COPY source or one mount) reads of `input`,
+    /// exactly as the op will see it (ignore rules and exclusions applied), or `None` when this
+    /// input is not content-addressable and its cache key should be used instead. It must
+    /// change whenever anything the selection exposes changes, and only then.
     fn content_digest(
         &self,
         input: &Self::Ref,
-        selectors: &[String],
-        vertex: &Vertex,
+        selection: &ContentSelection,
     ) -> Result<Option<Digest>, WorkerError>;
 
     /// Run one vertex over its resolved inputs.

@@ -373,6 +373,79 @@ fn each_copy_is_keyed_on_its_own_selection() {
 }
 
 #[test]
+fn each_mount_of_the_context_enters_the_exec_key() {
+    // The case: a mount of the whole context beside a mount of one file.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    fake.set_file("/a.txt", "a");
+    fake.set_file("/b.txt", "b");
+    let mut g = Graph::new();
+    let base = source(&mut g, "docker-image://base");
+    let ctx = source(&mut g, "local://context");
+    let run = exec_with_mounts(&mut g, "RUN", base, ctx, &[("/", "/a"), ("/b.txt", "/b")]);
+    let sv = solver(&fake, dir.path(), 2);
+    let k1 = sv.cache_keys(&g, run).unwrap()[&run].clone();
+    assert_eq!(
+        fake.content_queries.load(Ordering::SeqCst),
+        2,
+        "one content digest per mount"
+    );
+    sv.solve(&g, run, &NoProgress, no_cancel()).unwrap();
+    assert!(fake.take_executed().contains(&"RUN".to_string()));
+
+    fake.set_file("/a.txt", "changed");
+    assert_ne!(sv.cache_keys(&g, run).unwrap()[&run], k1);
+    sv.solve(&g, run, &NoProgress, no_cancel()).unwrap();
+    assert_eq!(
+        fake.take_executed(),
+        vec!["RUN"],
+        "an edit under a mount reruns"
+    );
+    sv.solve(&g, run, &NoProgress, no_cancel()).unwrap();
+    assert!(fake.take_executed().is_empty(), "and nothing else does");
+}
+
+#[test]
+fn an_exec_is_keyed_per_mount_not_on_the_union() {
+    // Two mounts whose union is the same set of files but whose selections differ: moving the
+    // one file between them changes what each exposes, so the key must change.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    fake.set_file("/x/f", "1");
+    let mut g = Graph::new();
+    let base = source(&mut g, "docker-image://base");
+    let ctx = source(&mut g, "local://context");
+    let one = exec_with_mounts(&mut g, "RUN", base, ctx, &[("/x", "/m"), ("/y", "/n")]);
+    let sv = solver(&fake, dir.path(), 2);
+    let k1 = sv.cache_keys(&g, one).unwrap()[&one].clone();
+    fake.context.lock().unwrap().clear();
+    fake.set_file("/y/f", "1");
+    assert_ne!(sv.cache_keys(&g, one).unwrap()[&one], k1);
+    // Files outside every mount do not count.
+    let k2 = sv.cache_keys(&g, one).unwrap()[&one].clone();
+    fake.set_file("/z", "elsewhere");
+    assert_eq!(sv.cache_keys(&g, one).unwrap()[&one], k2);
+}
+
+#[test]
+fn an_exec_root_from_a_source_is_keyed_by_its_key() {
+    // A mount of an image (not content-addressable) keys on the image, not on a digest.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    let mut g = Graph::new();
+    let base = source(&mut g, "docker-image://base");
+    let other = source(&mut g, "docker-image://other");
+    let run = exec_with_mounts(&mut g, "RUN", base, other, &[("/etc", "/e")]);
+    let sv = solver(&fake, dir.path(), 2);
+    let k1 = sv.cache_keys(&g, run).unwrap()[&run].clone();
+    let mut g2 = Graph::new();
+    let base2 = source(&mut g2, "docker-image://base");
+    let other2 = source(&mut g2, "docker-image://other2");
+    let run2 = exec_with_mounts(&mut g2, "RUN", base2, other2, &[("/etc", "/e")]);
+    assert_ne!(sv.cache_keys(&g2, run2).unwrap()[&run2], k1);
+}
+
+#[test]
 fn a_key_failure_sets_the_cancel_flag() {
     let dir = tempfile::tempdir().unwrap();
     let fake = Fake::new();

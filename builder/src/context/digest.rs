@@ -27,11 +27,12 @@ pub(super) fn content_digest(
     ctx: &Context,
     selectors: &[String],
     excludes: &[String],
+    allow_wildcard: bool,
 ) -> Result<String, ContextError> {
     let excl = DockerIgnore::from_patterns(excludes)?;
     let mut records = Vec::new();
     for sel in selectors {
-        collect_selector(ctx, sel, &excl, &mut records)?;
+        collect_selector(ctx, sel, allow_wildcard, &excl, &mut records)?;
     }
     let hashes = hash_files(ctx, &records)?;
     let mut order: Vec<usize> = (0..records.len()).collect();
@@ -60,14 +61,15 @@ pub(super) fn content_digest(
 fn collect_selector(
     ctx: &Context,
     sel: &str,
+    allow_wildcard: bool,
     excl: &DockerIgnore,
     out: &mut Vec<Record>,
 ) -> Result<(), ContextError> {
     let ignore = ctx.ignore.as_deref();
     let root = &ctx.dir;
-    let matches = resolve_matches(root, sel, true, ignore)?;
+    let matches = resolve_matches(root, sel, allow_wildcard, ignore)?;
     if matches.is_empty() {
-        if has_wildcard(sel) {
+        if allow_wildcard && has_wildcard(sel) {
             out.push(Record {
                 key: format!("{sel}\0"),
                 meta: "nomatch".into(),

@@ -181,6 +181,25 @@ impl Context {
         ContextError::io(self.dir.shown_host_path(rel), e.into())
     }
 
+    /// What a bind mount of `path` shows: the path (absolute inside the context, no symlink left
+    /// on it) that every symlink on `path` leads to, as `fileop::context_bind_source` resolves
+    /// it. Its content digest is the mount's cache key part.
+    pub fn mount_target(&self, path: &str) -> Result<String, ContextError> {
+        let rel = resolve::rel_of(path);
+        let not_found = || ContextError::NotFound {
+            path: format!("/{rel}"),
+        };
+        let found = match self.dir.resolve(rel.as_str(), true) {
+            Ok(f) => f,
+            Err(e) if e.is_not_found() || e.raw_os_error() == Some(libc::ENOTDIR) => {
+                return Err(not_found())
+            }
+            Err(e) => return Err(self.err(&rel, e)),
+        };
+        found.meta.ok_or_else(not_found)?;
+        Ok(format!("/{}", found.rel()))
+    }
+
     /// Expands COPY source paths (absolute inside the context, Go `filepath.Match` wildcards per
     /// segment) against the context minus ignored files. A path without wildcards that matches
     /// nothing is an error (`"/foo": not found`); a wildcard matching nothing adds nothing.
@@ -222,7 +241,18 @@ impl Context {
         selectors: &[String],
         excludes: &[String],
     ) -> Result<String, ContextError> {
-        digest::content_digest(self, selectors, excludes)
+        digest::content_digest(self, selectors, excludes, true)
+    }
+
+    /// [`Context::content_digest`], with wildcards in the selectors expanded only if
+    /// `allow_wildcard` (a mount's or a cache seed's path is literal).
+    pub fn content_digest_with(
+        &self,
+        selectors: &[String],
+        excludes: &[String],
+        allow_wildcard: bool,
+    ) -> Result<String, ContextError> {
+        digest::content_digest(self, selectors, excludes, allow_wildcard)
     }
 
     /// Lists the context as BuildKit would send it: (relative path, is_dir) of every entry

@@ -44,6 +44,26 @@ impl StatKey {
     }
 }
 
+/// How recently changed a file may be and still have its digest cached, in nanoseconds: more
+/// than the coarsest timestamp granularity of the filesystems a context lives on (1 s on some).
+pub const RACY_WINDOW_NS: i64 = 2_000_000_000;
+
+impl StatKey {
+    /// Did the file change (mtime or ctime) less than [`RACY_WINDOW_NS`] before `now_ns`, or in
+    /// its future?
+    pub fn is_recent(&self, now_ns: i64) -> bool {
+        let limit = now_ns.saturating_sub(RACY_WINDOW_NS);
+        self.mtime_ns > limit || self.ctime_ns > limit
+    }
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     key: StatKey,
@@ -135,7 +155,15 @@ impl StatCache {
     }
 
     /// Records a freshly computed digest (64 hex characters; anything else is not cached).
+    ///
+    /// A file changed within [`RACY_WINDOW_NS`] of now is not recorded: on a filesystem whose
+    /// timestamps are coarse (a clock tick, or a second), a write just after it was hashed can
+    /// leave size, mtime, ctime and inode all as they were, and a cached digest would then
+    /// hide the new content (git's "racy clean" entries). Such a file is hashed again next time.
     pub fn put(&mut self, rel: &str, key: StatKey, sha256: String) {
+        if key.is_recent(now_ns()) {
+            return;
+        }
         let mut raw = [0u8; 32];
         if hex::decode_to_slice(&sha256, &mut raw).is_ok() {
             self.entries
@@ -203,5 +231,38 @@ mod tests {
         assert_eq!(StatCache::load(file.clone()).get("a/b.txt", &key(1)), None);
         std::fs::write(&file, b"{\"version\":1}").unwrap();
         assert_eq!(StatCache::load(file).get("a/b.txt", &key(1)), None);
+    }
+
+    #[test]
+    fn a_file_changed_just_now_is_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = StatCache::load(dir.path().join("cache"));
+        let now = now_ns();
+        let fresh = StatKey {
+            size: 3,
+            mtime_ns: now - 1_000,
+            ino: 9,
+            ctime_ns: now - 1_000,
+        };
+        c.put("racy", fresh, "ab".repeat(32));
+        assert_eq!(
+            c.get("racy", &fresh),
+            None,
+            "its stat may not change with its content"
+        );
+        let old = StatKey {
+            mtime_ns: now - 10 * RACY_WINDOW_NS,
+            ctime_ns: now - 10 * RACY_WINDOW_NS,
+            ..fresh
+        };
+        c.put("settled", old, "ab".repeat(32));
+        assert_eq!(c.get("settled", &old), Some("ab".repeat(32)));
+        // A recent ctime alone (chmod, or a write that restored the mtime) is enough.
+        let touched = StatKey {
+            ctime_ns: now,
+            ..old
+        };
+        c.put("touched", touched, "ab".repeat(32));
+        assert_eq!(c.get("touched", &touched), None);
     }
 }

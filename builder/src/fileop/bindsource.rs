@@ -5,7 +5,7 @@ use super::{apply_actions, FileOpError, FileOpOptions, SourceRoot};
 use crate::context::resolve::rel_of;
 use crate::context::walk::{walk_dir, WalkControl, WalkFilter};
 use crate::context::DockerIgnore;
-use inroot::{Dir, Kind, Root};
+use inroot::{Dir, Root};
 use kiln_solver::{CopyAction, FileAction};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -68,19 +68,9 @@ pub fn context_bind_source(
         .prefix("bind-")
         .tempdir_in(tmp_parent)
         .map_err(FileOpError::io("create a directory in", tmp_parent))?;
-    if let (false, Some(d)) = (writable, &dir) {
-        // Read-only: a tree of hard links is enough (and cheap); a copy when the context is on
-        // another filesystem than the kiln root.
-        let path = tmp.path().join("dir");
-        let ignore = src.ignore.as_deref();
-        if link_tree(d, &rel, ignore, tmp.path(), meta.perm).is_ok() {
-            return Ok(BindSource {
-                path,
-                copy: Some(tmp),
-            });
-        }
-        let _ = std::fs::remove_dir_all(&path);
-    }
+    // A copy, never hard links to the context's files: a link changes their ctime (a change
+    // kiln must not make to the user's files), which the stat cache and the check that a copied
+    // file is the one hashed for the key both read as an edit.
     let name = if is_dir { "dir" } else { "file" };
     let dest = format!("/{name}{}", if is_dir { "/" } else { "" });
     let action = FileAction::Copy(CopyAction::plain(1, format!("/{rel}"), dest));
@@ -101,48 +91,6 @@ pub fn context_bind_source(
         path,
         copy: Some(tmp),
     })
-}
-
-/// Mirror the directory `src` (at `rel` in the context) as `tmp/dir` with hard links to its
-/// files, leaving out what `ignore` hides.
-fn link_tree(
-    src: &Dir,
-    rel: &str,
-    ignore: Option<&DockerIgnore>,
-    tmp: &Path,
-    perm: u32,
-) -> Result<(), FileOpError> {
-    let dest = Root::open(tmp)?;
-    let top = dest.dir()?;
-    top.mkdir(OsStr::new("dir"), 0o700)?;
-    top.chmod(OsStr::new("dir"), perm)?;
-    let filter = WalkFilter {
-        exclude: ignore,
-        include: None,
-    };
-    walk_dir(src, rel, filter, &mut |e| {
-        let below = if rel.is_empty() {
-            e.rel.as_str()
-        } else {
-            e.rel
-                .strip_prefix(rel)
-                .and_then(|r| r.strip_prefix('/'))
-                .unwrap_or(&e.rel)
-        };
-        let (parent, name) = dest.parent(format!("dir/{below}").as_str())?;
-        match e.meta.kind {
-            Kind::Dir => {
-                parent.mkdir(&name, 0o700)?;
-                parent.chmod(&name, e.meta.perm)?;
-            }
-            Kind::Symlink => parent.symlink(&name, &e.dir.readlink(e.name)?)?,
-            Kind::File => parent.hard_link(&name, e.dir, e.name)?,
-            // Devices, fifos and sockets are not part of a build context.
-            _ => {}
-        }
-        Ok(WalkControl::Continue)
-    })
-    .map_err(FileOpError::io("link", tmp))
 }
 
 /// Does `ig` hide `rel` or anything below it (`dir` is it, when it is a directory)?
@@ -199,14 +147,19 @@ mod tests {
     fn ignored_entries_and_writable_mounts_get_a_copy() {
         let (d, src) = ctx("sub/*.log\n");
         let tmp = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let stat = |p: &Path| {
+            let m = std::fs::metadata(p).unwrap();
+            (m.ino(), m.nlink(), m.ctime(), m.ctime_nsec())
+        };
+        let before = stat(&d.path().join("sub/c.txt"));
         let b = context_bind_source(&src, "/sub", false, tmp.path()).unwrap();
         assert!(b.copy.is_some());
-        assert!(b.path.join("c.txt").exists());
+        assert_eq!(std::fs::read_to_string(b.path.join("c.txt")).unwrap(), "c");
         assert!(!b.path.join("b.log").exists());
-        // Read-only: hard links to the context's files.
-        use std::os::unix::fs::MetadataExt;
-        let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
-        assert_eq!(ino(&b.path.join("c.txt")), ino(&d.path().join("sub/c.txt")));
+        // A copy: the context's files are not touched (a hard link would change their ctime).
+        assert_ne!(stat(&b.path.join("c.txt")).0, before.0);
+        assert_eq!(stat(&d.path().join("sub/c.txt")), before);
         let w = context_bind_source(&src, "/a.txt", true, tmp.path()).unwrap();
         assert_ne!(w.path, d.path().join("a.txt"));
         assert_eq!(std::fs::read_to_string(&w.path).unwrap(), "a");

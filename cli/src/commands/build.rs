@@ -163,9 +163,9 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
     match result {
         Ok(res) => {
             for w in res.warnings.iter().filter(|w| w.rule.is_empty()) {
-                eprintln!("WARNING: {}", w.message);
+                crate::diag::warning(&w.message);
             }
-            eprint!("{}", super::check::build_summary(&res.warnings));
+            crate::diag::block(&super::check::build_summary(&res.warnings));
             if let Some(spec) = &output {
                 super::output::write(&kiln, spec, &res.image.manifest_digest)?;
             }
@@ -176,13 +176,13 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             if cancel::signalled() {
-                eprintln!("ERROR: build canceled");
+                crate::diag::error("build canceled");
                 return Ok(ExitCode::from(130));
             }
             if let Some(d) = &e.detail {
-                eprint!("{d}");
+                crate::diag::block(d);
             }
-            eprintln!("ERROR: {}", e.message);
+            crate::diag::error(&e.message);
             Ok(ExitCode::from(1))
         }
     }

@@ -41,11 +41,11 @@ pub fn run(root: &Path, req: &BuildRequest) -> anyhow::Result<ExitCode> {
     let (report, broken) = check_until_error(&text, &options, lint);
     print!("{}", render(&report, &text));
     if let Some(e) = broken {
-        eprintln!("ERROR: {e}");
+        crate::diag::error(&e);
         return Ok(ExitCode::from(1));
     }
     if let Some(msg) = report.error_message() {
-        eprintln!("ERROR: {msg}");
+        crate::diag::error(&msg);
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

@@ -62,7 +62,7 @@ pub fn rm(root: &Path, a: RmArgs) -> anyhow::Result<ExitCode> {
         match remove_container(&kiln, c) {
             Ok(name) => println!("{name}"),
             Err(e) => {
-                eprintln!("Error response: {e}");
+                crate::diag::line(format_args!("Error response: {e}"));
                 failed = true;
             }
         }

@@ -182,7 +182,7 @@ pub fn rmi(root: &Path, a: RmiArgs) -> anyhow::Result<ExitCode> {
         match kiln.images.remove(name, a.force) {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
             Err(e) => {
-                eprintln!("Error response: {e}");
+                crate::diag::line(format_args!("Error response: {e}"));
                 failed = true;
             }
         }
@@ -232,7 +232,7 @@ pub fn inspect(root: &Path, a: InspectArgs) -> anyhow::Result<ExitCode> {
         match kiln.images.resolve(name)? {
             Some(rec) => out.push(inspect_json(&rec)),
             None => {
-                eprintln!("Error: No such image: {name}");
+                crate::diag::line(format_args!("Error: No such image: {name}"));
                 failed = true;
             }
         }

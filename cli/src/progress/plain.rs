@@ -1,6 +1,7 @@
 //! BuildKit's plain progress: `#5 [build 2/4] RUN make`, `#5 0.412 output`, `#5 DONE 1.2s`.
 
 use super::{secs, Renderer};
+use crate::diag::escape;
 use kiln_builder::solver::{Event, ProgressSink};
 use std::io::Write;
 use std::sync::Mutex;
@@ -65,6 +66,9 @@ impl ProgressSink for PlainRenderer {
         let mut out = stderr.lock();
         match event {
             Event::Started { vertex, name } => {
+                // Step names quote the Dockerfile, errors quote files: escape them. A step's own
+                // output is shown as it is, as BuildKit shows it.
+                let name = escape(&name).into_owned();
                 st.names.insert(vertex, name.clone());
                 st.last = st.last.filter(|l| *l != vertex);
                 if st.last.is_some() {
@@ -74,6 +78,7 @@ impl ProgressSink for PlainRenderer {
                 st.last = Some(vertex);
             }
             Event::Cached { vertex, name } => {
+                let name = escape(&name).into_owned();
                 st.names.insert(vertex, name.clone());
                 if st.last.is_some() {
                     let _ = writeln!(out);
@@ -125,7 +130,7 @@ impl ProgressSink for PlainRenderer {
                         &format!("{:.3} {rest}", elapsed.as_secs_f64()),
                     );
                 }
-                st.line(&mut out, vertex, &format!("ERROR: {message}"));
+                st.line(&mut out, vertex, &format!("ERROR: {}", escape(&message)));
             }
             Event::Cancelled { vertex } => st.line(&mut out, vertex, "CANCELED"),
         }

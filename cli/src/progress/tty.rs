@@ -2,6 +2,7 @@
 //! and cached steps scroll above.
 
 use super::{secs, Renderer};
+use crate::diag::escape;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use kiln_builder::solver::{Event, ProgressSink};
 use std::collections::HashMap;
@@ -17,8 +18,10 @@ pub struct TtyRenderer {
 
 impl TtyRenderer {
     pub fn new() -> Self {
+        let multi = MultiProgress::new();
+        crate::diag::logger::set_tty(Some(multi.clone()));
         TtyRenderer {
-            multi: MultiProgress::new(),
+            multi,
             bars: Mutex::new(HashMap::new()),
             start: Instant::now(),
             counts: Mutex::new((0, 0)),
@@ -38,9 +41,10 @@ fn term_width() -> usize {
     }
 }
 
-/// `text` cut to `width` characters, with `…` when cut.
+/// `text` on one line (controls escaped: they would tear the display), cut to `width`
+/// characters, with `…` when cut.
 fn fit(text: &str, width: usize) -> String {
-    let one_line = text.replace(['\n', '\t'], " ");
+    let one_line = escape(&text.replace(['\n', '\t'], " ")).into_owned();
     if one_line.chars().count() <= width {
         return one_line;
     }
@@ -104,7 +108,7 @@ impl ProgressSink for TtyRenderer {
                 if let Some((pb, name)) = bars.remove(&vertex) {
                     pb.finish_and_clear();
                     let _ = self.multi.println(done_line(" => ERROR ", &name, ""));
-                    let _ = self.multi.println(format!("    {message}"));
+                    let _ = self.multi.println(format!("    {}", escape(&message)));
                 }
             }
             Event::Cancelled { vertex } => {
@@ -119,6 +123,7 @@ impl ProgressSink for TtyRenderer {
 
 impl Renderer for TtyRenderer {
     fn finish(&self) {
+        crate::diag::logger::set_tty(None);
         if let Ok(mut bars) = self.bars.lock() {
             for (_, (pb, _)) in bars.drain() {
                 pb.finish_and_clear();

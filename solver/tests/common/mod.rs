@@ -108,18 +108,26 @@ impl Worker for Fake {
     fn content_digest(
         &self,
         input: &FakeRef,
-        selectors: &[String],
-        _v: &Vertex,
+        selection: &ContentSelection,
     ) -> Result<Option<Digest>, WorkerError> {
         self.content_queries.fetch_add(1, Ordering::SeqCst);
         if input.id != CONTEXT_ID {
             return Ok(None);
         }
+        // The files at or below the selected path.
         let ctx = self.context.lock().unwrap();
-        let mut text = String::new();
-        for s in selectors {
-            let content = ctx.get(s).map(String::as_str).unwrap_or("<missing>");
-            text.push_str(&format!("{s}={content};"));
+        let sel = selection.path.trim_end_matches('/');
+        let mut text = format!("{sel}:");
+        let mut found = false;
+        for (path, content) in ctx.iter() {
+            let below = path == sel || path.starts_with(&format!("{sel}/"));
+            if below {
+                found = true;
+                text.push_str(&format!("{path}={content};"));
+            }
+        }
+        if !found {
+            text.push_str("<missing>");
         }
         Ok(Some(Digest::of(text.as_bytes())))
     }
@@ -282,6 +290,47 @@ pub fn copy_from(
         })],
     });
     g.add(op, &[base, context], meta(name))
+}
+
+/// `RUN` over `root` with each of `mounts` (selector, dest) a bind mount of `context`.
+pub fn exec_with_mounts(
+    g: &mut Graph,
+    name: &str,
+    root: VertexId,
+    context: VertexId,
+    mounts: &[(&str, &str)],
+) -> VertexId {
+    let mut all = vec![Mount {
+        input: Some(0),
+        selector: "/".into(),
+        dest: "/".into(),
+        readonly: false,
+        kind: MountKind::Bind,
+    }];
+    for (selector, dest) in mounts {
+        all.push(Mount {
+            input: Some(1),
+            selector: selector.to_string(),
+            dest: dest.to_string(),
+            readonly: true,
+            kind: MountKind::Bind,
+        });
+    }
+    let op = Op::Exec(ExecOp {
+        meta: ExecMeta {
+            args: vec!["/bin/sh".into(), "-c".into(), name.into()],
+            env: Vec::new(),
+            cwd: "/".into(),
+            user: String::new(),
+            hostname: None,
+            extra_hosts: Vec::new(),
+            proxy_env: Vec::new(),
+        },
+        mounts: all,
+        network: NetworkMode::default(),
+        security: SecurityMode::default(),
+    });
+    g.add(op, &[root, context], meta(name))
 }
 
 /// Wait until `cond` holds, polling, for at most 10 s; returns whether it held.
