@@ -27,6 +27,9 @@ pub struct BuildRequest {
     pub options: BuildOptions,
     /// `--jobs`: concurrent steps; 0 = number of cores.
     pub jobs: usize,
+    /// `--allow security.insecure`: `RUN --security=insecure` runs privileged (otherwise the
+    /// build fails, as BuildKit's does without the entitlement).
+    pub allow_insecure: bool,
 }
 
 /// What a build made.
@@ -128,6 +131,16 @@ pub fn build(
     }
     let plan =
         lower(&text, &options, &StoreResolver { kiln }).map_err(|e| Error::new(e.to_string()))?;
+    check_entitlements(&plan.graph, req.allow_insecure)?;
+    let mut warnings = plan.warnings.clone();
+    if uses_default_network(&plan.graph) && kiln_runtime::nat_helper().is_none() {
+        warnings.push(Warning {
+            rule: String::new(),
+            message: NO_NAT_HELPER.to_string(),
+            file: String::new(),
+            line: 0,
+        });
+    }
 
     // Absolute paths: file ops run in threads that may change their working directory.
     let context_dir = std::fs::canonicalize(&req.context_dir).ctx(format_args!(
@@ -217,7 +230,32 @@ pub fn build(
     Ok(BuildResult {
         image,
         tags,
-        warnings: plan.warnings,
+        warnings,
+    })
+}
+
+/// Said once when the default network has to fall back to the host's.
+pub const NO_NAT_HELPER: &str = "no user-space NAT helper (pasta or slirp4netns) was found: \
+     RUN steps use the host's network; install passt for an isolated default network";
+
+/// BuildKit's entitlement check: an exec op in the insecure security mode needs
+/// `--allow security.insecure` (the message is BuildKit's).
+fn check_entitlements(graph: &kiln_solver::Graph, allow_insecure: bool) -> Result<()> {
+    let insecure = graph.dag().node_weights().any(|v| {
+        matches!(&v.op, kiln_solver::Op::Exec(e) if e.security == kiln_solver::SecurityMode::Insecure)
+    });
+    if insecure && !allow_insecure {
+        return Err(Error::new(
+            "failed to solve: security.insecure is not allowed",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the build runs a step on the default network (which needs a NAT helper).
+pub fn uses_default_network(graph: &kiln_solver::Graph) -> bool {
+    graph.dag().node_weights().any(|v| {
+        matches!(&v.op, kiln_solver::Op::Exec(e) if e.network == kiln_solver::NetworkMode::Default)
     })
 }
 

@@ -4,14 +4,15 @@ use crate::error::{Error, Result, ResultExt};
 use crate::root::Kiln;
 use crate::unpack;
 use kiln_frontend::image::ImageConfig;
-use kiln_runtime::{ContainerSpec, MountSpec, Network, Output, Rootfs, Runtime, Stdio};
+pub use kiln_runtime::{nat_helper, Network};
+use kiln_runtime::{ContainerSpec, MountSpec, Output, Rootfs, Runtime, Stdio};
 use kiln_snapshot::{Active, Mode, SnapshotId};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 /// What `kiln run` was asked.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunRequest {
     pub image: String,
     /// Arguments after the image: replace the image's CMD.
@@ -24,7 +25,8 @@ pub struct RunRequest {
     pub entrypoint: Option<String>,
     pub rm: bool,
     pub name: Option<String>,
-    pub network_none: bool,
+    /// `--network`: the default (own namespace, outbound NAT), `host` or `none`.
+    pub network: Network,
     pub interactive: bool,
     pub hostname: Option<String>,
     /// `-v HOST:CONTAINER[:ro]`.
@@ -140,11 +142,8 @@ pub fn run(kiln: &Kiln, req: &RunRequest, cancel: &AtomicBool) -> Result<i32> {
                 kind: kiln_runtime::MountKind::Bind { readonly: *ro },
             })
             .collect(),
-        network: if req.network_none {
-            Network::None
-        } else {
-            Network::Host
-        },
+        network: req.network,
+        security: kiln_runtime::Security::Sandbox,
         extra_hosts: Vec::new(),
         stdin: if req.interactive {
             Stdio::Inherit

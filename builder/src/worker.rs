@@ -8,7 +8,7 @@ use kiln_runtime::{ContainerSpec, MountSpec, Output, OutputSink, Rootfs, Runtime
 use kiln_snapshot::{Mode, SnapshotId};
 use kiln_solver::{
     ContentSelection, Digest, Event, ExecContext, ExecOp, FileAction, FileOp, MountKind,
-    NetworkMode, Op, ReadAs, SourceOp, Vertex, Worker, WorkerError,
+    NetworkMode, Op, ReadAs, SecurityMode, SourceOp, Vertex, Worker, WorkerError,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -145,7 +145,13 @@ impl KilnWorker {
             mounts,
             network: match op.network {
                 NetworkMode::None => kiln_runtime::Network::None,
-                NetworkMode::Default | NetworkMode::Host => kiln_runtime::Network::Host,
+                NetworkMode::Host => kiln_runtime::Network::Host,
+                NetworkMode::Default => kiln_runtime::Network::Default,
+            },
+            // `build` refused the insecure mode unless `--allow security.insecure` was given.
+            security: match op.security {
+                SecurityMode::Sandbox => kiln_runtime::Security::Sandbox,
+                SecurityMode::Insecure => kiln_runtime::Security::Privileged,
             },
             extra_hosts: op
                 .meta

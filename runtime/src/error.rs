@@ -21,6 +21,15 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A path inside the root filesystem could not be resolved or created there.
+    #[error("{context}: {source}")]
+    InRoot {
+        /// What was being done.
+        context: String,
+        /// inroot's error (it names the in-root path).
+        #[source]
+        source: inroot::Error,
+    },
     /// The container's init failed before the command started (bad user, missing executable, mount failure...).
     #[error("{0}")]
     Init(String),

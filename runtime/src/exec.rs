@@ -1,10 +1,12 @@
 //! Preparing and executing the container's command: user, environment, working directory,
 //! executable lookup, capabilities and the final `execve`.
 
-use crate::caps;
 use crate::error::{Error, IoContext, Result};
 use crate::paths::{env_value, find_executable, DEFAULT_PATH};
+use crate::security::capabilities as caps;
+use crate::security::seccomp::{self, Filters, Profile};
 use crate::spec::ContainerSpec;
+use crate::spec::Security;
 use crate::sys::{self, cstr};
 use crate::user::resolve_exec_user_in;
 use std::ffi::CString;
@@ -19,6 +21,10 @@ pub(crate) struct Exec {
     uid: u32,
     gid: u32,
     groups: Vec<libc::gid_t>,
+    /// The capabilities root keeps (bounding set for everyone).
+    caps: u64,
+    /// The seccomp filters to install (none when privileged).
+    filters: Option<Filters>,
 }
 
 /// Resolve the user, environment, working directory and executable (inside the new root).
@@ -49,7 +55,19 @@ pub(crate) fn prepare_exec(spec: &ContainerSpec) -> Result<Exec> {
         .map_err(|e| Error::Init(format!("chdir to cwd ({cwd:?}) set in config: {e}")))?;
     let path_var = env_value(&env, "PATH").unwrap_or(DEFAULT_PATH).to_string();
     let exe = find_executable(&spec.args[0], &path_var).map_err(Error::Init)?;
+    let (caps, filters) = match spec.security {
+        Security::Sandbox => {
+            let caps = caps::default_mask();
+            let filters = Profile::docker_default()
+                .compile(caps, seccomp::kernel_version())
+                .map_err(|e| Error::Init(e.to_string()))?;
+            (caps, Some(filters))
+        }
+        Security::Privileged => (caps::all_mask(), None),
+    };
     Ok(Exec {
+        caps,
+        filters,
         path: sys::cpath(&exe)?,
         argv: spec.args.iter().map(|a| cstr(a)).collect::<Result<_>>()?,
         envp: env.iter().map(|e| cstr(e)).collect::<Result<_>>()?,
@@ -94,7 +112,14 @@ pub(crate) fn exec_command(exec: &Exec) -> std::io::Error {
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
-    if let Err(e) = caps::limit_bounding_set(caps::default_mask()) {
+    // The filter goes on first, while the process still has CAP_SYS_ADMIN (so without
+    // no_new_privs, as docker); what follows is all allowed by it.
+    if let Some(filters) = &exec.filters {
+        if let Err(e) = seccomp::install(filters) {
+            return std::io::Error::new(e.kind(), format!("install the seccomp filter: {e}"));
+        }
+    }
+    if let Err(e) = caps::limit_bounding_set(exec.caps) {
         return std::io::Error::new(e.kind(), format!("limit capabilities: {e}"));
     }
     // SAFETY: groups points to groups.len() gids; the id calls take plain integers.
@@ -112,9 +137,14 @@ pub(crate) fn exec_command(exec: &Exec) -> std::io::Error {
     }
     // A non-root user lost every capability in setuid; root keeps docker's default set.
     if exec.uid == 0 {
-        if let Err(e) = caps::set_caps(caps::default_mask()) {
+        if let Err(e) = caps::set_caps(exec.caps) {
             return std::io::Error::new(e.kind(), format!("set capabilities: {e}"));
         }
+    }
+    // Only stdin, stdout and stderr cross into the command (the exec status pipe is already
+    // close-on-exec).
+    if let Err(e) = crate::sys::cloexec_from(3) {
+        return std::io::Error::new(e.kind(), format!("close inherited descriptors: {e}"));
     }
     let mut argv: Vec<*const libc::c_char> = exec.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());

@@ -28,6 +28,11 @@ pub(crate) struct InitConfig {
     pub spec: ContainerSpec,
     /// An empty host directory for the init's private tmpfs (mount points of the rootfs and stubs).
     pub state_dir: PathBuf,
+    /// What the network is (the spec's choice, resolved by the parent).
+    pub network: crate::network::Plan,
+    /// A pipe on which the parent writes one byte once the network is ready (the NAT helper
+    /// has configured it); the command is not started before. `None`: nothing to wait for.
+    pub net_ready_fd: Option<libc::c_int>,
 }
 
 /// In the helper: the pid of PID 1 (host view), for the SIGTERM handler.
@@ -66,12 +71,18 @@ fn helper_main(args: &[String]) -> i32 {
         Ok(c) => c,
         Err(e) => return fail(e.to_string()),
     };
+    if let Some(fd) = config.net_ready_fd {
+        if let Err(e) = sys::set_cloexec(fd, true) {
+            return fail(format!("runtime helper: bad descriptors: {e}"));
+        }
+    }
     if let Some(n) = thread_count().filter(|n| *n > 1) {
         return fail(format!(
             "runtime helper has {n} threads: maybe_run_init must run before any thread starts"
         ));
     }
-    // Ctrl-C reaches the whole process group: the helper leaves it to the command and to kiln.
+    // Ctrl-C reaches the whole process group: until PID 1 exists the helper ignores it (kiln
+    // decides), then forwards it (below).
     let _ = sys::set_signal_handler(libc::SIGINT, libc::SIG_IGN);
     let _ = sys::set_signal_handler(libc::SIGQUIT, libc::SIG_IGN);
     // Hold SIGTERM (the parent's cancel) until PID 1 has its death signal and the helper its
@@ -103,6 +114,15 @@ fn helper_main(args: &[String]) -> i32 {
         libc::SIGTERM,
         kill_init as extern "C" fn(libc::c_int) as libc::sighandler_t,
     );
+    // The container has a session of its own: Ctrl-C and Ctrl-\ at the caller's terminal reach
+    // the helper (in the caller's process group), which passes them on, as docker run's
+    // signal proxy does.
+    for sig in [libc::SIGINT, libc::SIGQUIT] {
+        let _ = sys::set_signal_handler(
+            sig,
+            forward_to_init as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
     block_sigterm(false);
     // SAFETY: we own status_fd; PID 1 has its own copy.
     unsafe { libc::close(status_fd) };
@@ -134,6 +154,15 @@ extern "C" fn kill_init(_sig: libc::c_int) {
     if pid > 0 {
         // SAFETY: kill is async-signal-safe.
         unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// In the helper: pass a terminal signal on to PID 1, which passes it on to the command.
+extern "C" fn forward_to_init(sig: libc::c_int) {
+    let pid = INIT_PID.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
     }
 }
 

@@ -7,7 +7,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::exec::{exec_command, prepare_exec};
 use crate::helper::{InitConfig, STARTED};
 use crate::rootfs::{self, DEFAULT_HOSTNAME};
-use crate::spec::Network;
+use crate::security::keyring;
 use crate::sys;
 use std::io::Read;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -56,11 +56,16 @@ pub(crate) fn init_main(
     status_fd: libc::c_int,
 ) -> Result<std::convert::Infallible> {
     let spec = &config.spec;
+    // A session of its own, without a controlling terminal: the caller's terminal must not be
+    // reachable through /dev/tty (TIOCSTI would type into the user's shell). Signals from the
+    // terminal reach the command through the helper, which forwards them.
+    // SAFETY: plain syscall; PID 1 is not a process group leader (forked by the helper).
+    sys::cvt(unsafe { libc::setsid() }).ctx(|| "start a new session".to_string())?;
     // A mount namespace of its own, so pivot_root leaves the helper's root alone.
     // SAFETY: plain syscall.
     sys::cvt(unsafe { libc::unshare(libc::CLONE_NEWNS) })
         .ctx(|| "unshare the mount namespace".to_string())?;
-    rootfs::setup(spec, &config.state_dir)?;
+    rootfs::setup(spec, &config.state_dir, config.network)?;
     let hostname = if spec.hostname.is_empty() {
         DEFAULT_HOSTNAME
     } else {
@@ -69,12 +74,23 @@ pub(crate) fn init_main(
     // SAFETY: pointer and length describe a valid buffer.
     sys::cvt(unsafe { libc::sethostname(hostname.as_ptr().cast(), hostname.len()) })
         .ctx(|| format!("set hostname {hostname:?}"))?;
-    if spec.network == Network::None {
+    if config.network.new_namespace() {
         crate::network::loopback_up()?;
     }
+    // As runc, privileged or not: the caller's session keyring stays outside.
+    keyring::join_private_session_keyring()
+        .map_err(|e| Error::io("join a private session keyring", e))?;
+    // PID 1 keeps its privileges to the end: the command must not be able to trace it or
+    // read its memory and descriptors through /proc/1.
+    // SAFETY: prctl with integer arguments.
+    sys::cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) })
+        .ctx(|| "make the container's init non-dumpable".to_string())?;
     // SAFETY: umask has no memory effects.
     unsafe { libc::umask(0o022) };
     let exec = prepare_exec(spec)?;
+    if let Some(fd) = config.net_ready_fd {
+        wait_for_network(fd)?;
+    }
     let (exec_r, exec_w) = sys::pipe_cloexec().ctx(|| "create the exec status pipe".to_string())?;
     // Hold the forwarded signals until their handlers are in place: PID 1 drops a signal it has
     // no handler for, and a fast command may signal it before the handlers are installed.
@@ -125,6 +141,26 @@ pub(crate) fn init_main(
     // SAFETY: nothing else is reported through the status pipe.
     unsafe { libc::close(status_fd) };
     reap(pid)
+}
+
+/// Block until the parent says the network is ready (one byte), or fail if it gave up.
+fn wait_for_network(fd: libc::c_int) -> Result<()> {
+    let mut byte = [0u8; 1];
+    loop {
+        // SAFETY: valid one-byte buffer.
+        let n = unsafe { libc::read(fd, byte.as_mut_ptr().cast(), 1) };
+        if n == 1 {
+            // SAFETY: we own the descriptor; it is not used again.
+            unsafe { libc::close(fd) };
+            return Ok(());
+        }
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        return Err(Error::Init(
+            "the container's network could not be set up".to_string(),
+        ));
+    }
 }
 
 /// The init loop: reap every child; exit with the command's status once it is gone.

@@ -6,9 +6,9 @@
 //! with the spec on a pipe; the single-threaded helper forks the container's PID 1, which sets up
 //! the filesystem, forks the command and stays as its init.
 
-mod caps;
 mod error;
 mod exec;
+mod fdmount;
 mod helper;
 mod init;
 mod kernelfs;
@@ -18,17 +18,19 @@ mod output;
 mod overlay;
 mod paths;
 mod rootfs;
+mod security;
 mod spawn;
 mod spec;
 mod sys;
+mod target;
 mod user;
 
 pub use error::{Error, Result};
 pub use helper::{maybe_run_init, RUNTIME_INIT_ARG};
+pub use network::{nat_helper, NatHelper};
 pub use output::{Output, OutputSink, MAX_LINE};
-pub use paths::secure_join;
 pub use spawn::Runtime;
-pub use spec::{ContainerSpec, MountKind, MountSpec, Network, Rootfs, Stdio};
+pub use spec::{ContainerSpec, MountKind, MountSpec, Network, Rootfs, Security, Stdio};
 pub use user::{
     parse_group, parse_passwd, resolve_exec_user, resolve_user, ExecUser, GroupEntry, PasswdEntry,
 };

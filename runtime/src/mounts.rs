@@ -1,20 +1,22 @@
 //! The spec's extra mounts: binds, tmpfs and overlays, on destinations resolved inside the rootfs.
 
 use crate::error::{Error, IoContext, Result};
+use crate::fdmount::{bind, fd_path};
 use crate::overlay::{mount_overlay, UpperWork};
-use crate::paths::secure_join;
-use crate::rootfs::{ensure_target, remount_readonly, source_is_file};
+use crate::rootfs::source_is_file;
 use crate::spec::{MountKind, MountSpec};
-use crate::sys;
+use crate::{sys, target};
+use rustix::fs::{Mode, OFlags};
 use std::fs;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// A mount's source made ready before the rootfs is mounted (so that its mount point can be
 /// stubbed as a file or a directory).
 pub(crate) struct Prepared {
-    /// For an overlay of a path inside its layers: that path, in the layers mounted whole on a
-    /// staging directory. `None`: mount as the spec says.
-    source: Option<PathBuf>,
+    /// For an overlay of a path inside its layers: that entry (resolved inside the layers, which
+    /// are mounted whole on a staging directory), held open. `None`: mount as the spec says.
+    source: Option<OwnedFd>,
     /// The mount point must be a file, not a directory.
     pub is_file: bool,
 }
@@ -35,17 +37,42 @@ pub(crate) fn prepare(m: &MountSpec, scratch: &Path) -> Result<Prepared> {
     let staging = scratch.join("whole");
     fs::create_dir_all(&staging).ctx(|| format!("create {}", staging.display()))?;
     mount_layers(lowers, writable, &staging, scratch)?;
-    let source = secure_join(&staging, sub)
-        .ctx(|| format!("resolve {sub} in the filesystem mounted on {}", m.dest))?;
-    let meta = fs::metadata(&source).map_err(|_| {
+    let missing = || {
         Error::InvalidSpec(format!(
             "mount source /{sub} for {} does not exist in the mounted filesystem",
             m.dest
         ))
-    })?;
+    };
+    let in_root = |source| Error::InRoot {
+        context: format!("resolve {sub} in the filesystem mounted on {}", m.dest),
+        source,
+    };
+    let layers = inroot::Root::open(&staging).map_err(in_root)?;
+    let entry = match layers.resolve(sub, true) {
+        Ok(r) if r.meta.is_some() => r,
+        Ok(_) => return Err(missing()),
+        Err(e) if e.is_not_found() => return Err(missing()),
+        Err(e) => return Err(in_root(e)),
+    };
+    let is_file = !entry.meta.as_ref().is_some_and(|m| m.is_dir());
+    let source = if entry.name.is_empty() {
+        entry
+            .parent
+            .as_fd()
+            .try_clone_to_owned()
+            .ctx(|| "duplicate a descriptor".to_string())?
+    } else {
+        rustix::fs::openat(
+            entry.parent.as_fd(),
+            &entry.name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::io(format!("open /{sub} for {}", m.dest), e.into()))?
+    };
     Ok(Prepared {
         source: Some(source),
-        is_file: !meta.is_dir(),
+        is_file,
     })
 }
 
@@ -62,19 +89,20 @@ pub(crate) fn mount_extra(
             m.dest
         )));
     }
-    let target = ensure_target(root, &m.dest, prepared.is_file)?;
+    let resolved = target::ensure(root, &m.dest, prepared.is_file)?;
+    // As runc: nothing may be mounted over the container's /proc (it could only hide the
+    // masks, never be wanted), wherever the image's symlinks lead the destination.
+    let inside = resolved.inside();
+    if inside == "proc" || inside.starts_with("proc/") {
+        return Err(Error::InvalidSpec(format!(
+            "{:?} cannot be mounted because it is inside /proc",
+            m.dest
+        )));
+    }
+    let target = resolved.path();
     if let Some(source) = &prepared.source {
-        sys::mount(
-            Some(source),
-            &target,
-            None,
-            libc::MS_BIND | libc::MS_REC,
-            None,
-        )?;
-        if matches!(m.kind, MountKind::OverlayRo { .. }) {
-            remount_readonly(&target)?;
-        }
-        return Ok(());
+        let readonly = matches!(m.kind, MountKind::OverlayRo { .. });
+        return bind(&fd_path(source.as_fd()), &target, readonly);
     }
     match &m.kind {
         MountKind::Bind { readonly } => {
@@ -85,16 +113,7 @@ pub(crate) fn mount_extra(
                     m.dest
                 )));
             }
-            sys::mount(
-                Some(&m.source),
-                &target,
-                None,
-                libc::MS_BIND | libc::MS_REC,
-                None,
-            )?;
-            if *readonly {
-                remount_readonly(&target)?;
-            }
+            bind(&m.source, &target, *readonly)?;
         }
         MountKind::Tmpfs { size } => {
             let opts = match size {
@@ -142,10 +161,7 @@ fn mount_layers(lowers: &[PathBuf], writable: bool, target: &Path, scratch: &Pat
                     Some("mode=755"),
                 )?;
             }
-            [only] => {
-                sys::mount(Some(only), target, None, libc::MS_BIND | libc::MS_REC, None)?;
-                remount_readonly(target)?;
-            }
+            [only] => bind(only, target, true)?,
             _ => mount_overlay(lowers, None, target, true)?,
         }
         return Ok(());

@@ -120,7 +120,8 @@ fn mount_overlay_fsapi(
         "",
         rustix::fs::CWD,
         target,
-        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        // A `/proc/self/fd/N` target is a magic link to follow.
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_SYMLINKS,
     )?;
     Ok(())
 }

@@ -1,69 +1,12 @@
-//! Path handling inside a rootfs: resolving symlinks without escaping it, and `PATH` lookup.
+//! `PATH` lookup and environment values, in the container's own root (after `pivot_root`).
+//! Paths inside a root seen from outside go through `inroot`.
 
-use std::ffi::OsString;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
-
-/// The most symlinks followed while resolving one path (like the kernel's limit).
-const MAX_SYMLINKS: u32 = 40;
+use std::path::{Path, PathBuf};
 
 /// The `PATH` used when the container's environment has none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Join `path` (absolute or relative, inside the container) onto `root`, resolving symlinks and `..`
-/// as if `root` were `/`: the result never leaves `root`. Missing components are kept literally.
-pub fn secure_join(root: &Path, path: &str) -> io::Result<PathBuf> {
-    let mut resolved: Vec<OsString> = Vec::new();
-    let mut pending: Vec<OsString> = components(Path::new(path));
-    pending.reverse(); // a stack: the next component is last
-    let mut links = 0;
-    while let Some(c) = pending.pop() {
-        if c == ".." {
-            resolved.pop();
-            continue;
-        }
-        let mut candidate = root.to_path_buf();
-        candidate.extend(&resolved);
-        candidate.push(&c);
-        match std::fs::symlink_metadata(&candidate) {
-            Ok(m) if m.file_type().is_symlink() => {
-                links += 1;
-                if links > MAX_SYMLINKS {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        format!(
-                            "too many levels of symbolic links resolving {path} in {}",
-                            root.display()
-                        ),
-                    ));
-                }
-                let target = std::fs::read_link(&candidate)?;
-                if target.is_absolute() {
-                    resolved.clear();
-                }
-                let mut more = components(&target);
-                more.reverse();
-                pending.extend(more);
-            }
-            _ => resolved.push(c),
-        }
-    }
-    let mut out = root.to_path_buf();
-    out.extend(&resolved);
-    Ok(out)
-}
-
-/// The normal and `..` components of `path` (root and `.` dropped).
-fn components(path: &Path) -> Vec<OsString> {
-    path.components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_os_string()),
-            Component::ParentDir => Some(OsString::from("..")),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
-        })
-        .collect()
-}
 
 /// Find the executable for `cmd` the way a shell would: as given when it contains a slash, otherwise
 /// through the colon-separated `path`. Errors read like docker's (`exec: "foo": executable file not
@@ -111,31 +54,6 @@ pub fn env_value<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::symlink;
-
-    #[test]
-    fn secure_join_keeps_symlinks_inside_root() {
-        let t = tempfile::tempdir().unwrap();
-        let root = t.path();
-        std::fs::create_dir_all(root.join("real/dir")).unwrap();
-        symlink("/real", root.join("abs")).unwrap();
-        symlink("../../../../etc", root.join("real/escape")).unwrap();
-        symlink("loop", root.join("loop")).unwrap();
-        assert_eq!(
-            secure_join(root, "/abs/dir").unwrap(),
-            root.join("real/dir")
-        );
-        assert_eq!(
-            secure_join(root, "/real/escape/passwd").unwrap(),
-            root.join("etc/passwd")
-        );
-        assert_eq!(secure_join(root, "../../x/./y").unwrap(), root.join("x/y"));
-        assert_eq!(
-            secure_join(root, "/missing/a/../b").unwrap(),
-            root.join("missing/b")
-        );
-        assert!(secure_join(root, "/loop/x").is_err());
-    }
 
     #[test]
     fn env_value_takes_the_last_entry() {

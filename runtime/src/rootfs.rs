@@ -5,18 +5,19 @@
 //! dirs) lives on a tmpfs mounted over the state directory, so nothing is written into the rootfs's
 //! upper layer except what is unavoidable (mount points missing in a `Dir` rootfs, or below a symlink).
 
-use crate::error::{IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::mounts::Prepared;
 use crate::overlay::{mount_overlay, UpperWork};
-use crate::paths::secure_join;
 use crate::spec::{ContainerSpec, MountKind, MountSpec, Rootfs};
-use crate::{kernelfs, mounts, network, sys};
+use crate::{kernelfs, mounts, network, sys, target};
 use std::fs;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Files generated per container and bind-mounted over the rootfs's.
 const ETC_FILES: &[&str] = &["hosts", "hostname", "resolv.conf"];
+
+/// The kernel filesystems' mount points, at the root.
+const KERNEL_DIRS: &[&str] = &["proc", "sys", "dev"];
 
 /// The default hostname when the spec has none.
 pub const DEFAULT_HOSTNAME: &str = "kiln";
@@ -27,6 +28,9 @@ struct State {
     root: PathBuf,
     /// A directory tree of mount-point stubs, the lowest overlay layer.
     stubs: PathBuf,
+    /// `/proc`, `/sys` and `/dev` as directories, the highest read-only layer (docker's init
+    /// layer): they replace whatever the image has there (a symlink to elsewhere, a file).
+    top: PathBuf,
     /// Generated `/etc` files.
     files: PathBuf,
     /// Upper/work dirs of scratch overlays.
@@ -35,7 +39,7 @@ struct State {
 
 /// Set up every mount for `spec` and `pivot_root` into it. Must run in a private mount namespace,
 /// in the new PID namespace (for `/proc`), as root.
-pub fn setup(spec: &ContainerSpec, state_dir: &Path) -> Result<()> {
+pub fn setup(spec: &ContainerSpec, state_dir: &Path, network: network::Plan) -> Result<()> {
     sys::mount(
         None,
         Path::new("/"),
@@ -51,18 +55,25 @@ pub fn setup(spec: &ContainerSpec, state_dir: &Path) -> Result<()> {
         .enumerate()
         .map(|(i, m)| mounts::prepare(m, &scratch(i)))
         .collect::<Result<Vec<_>>>()?;
-    write_etc_files(spec, &state.files)?;
+    write_etc_files(spec, &state.files, network)?;
     mount_rootfs(spec, &state, &prepared)?;
     let root = &state.root;
-    kernelfs::mount_proc(root)?;
-    kernelfs::mount_dev(root)?;
-    kernelfs::mount_sys(root, spec.network);
-    kernelfs::mask_kernel_paths(root)?;
+    if matches!(spec.rootfs, Rootfs::Dir(_)) {
+        // No layer can go over a directory rootfs: create what is missing (a symlink or a
+        // file in the way is refused by the mounting below).
+        for d in KERNEL_DIRS {
+            let p = root.join(d);
+            if fs::symlink_metadata(&p).is_err() {
+                fs::create_dir(&p).ctx(|| format!("create mount point /{d}"))?;
+            }
+        }
+    }
+    kernelfs::mount_all(root, spec.security)?;
     for name in ETC_FILES {
-        let target = ensure_target(root, &format!("/etc/{name}"), true)?;
+        let target = target::ensure(root, &format!("/etc/{name}"), true)?;
         sys::mount(
             Some(&state.files.join(name)),
-            &target,
+            &target.path(),
             None,
             libc::MS_BIND,
             None,
@@ -86,17 +97,28 @@ fn mount_state(state_dir: &Path) -> Result<State> {
     let state = State {
         root: state_dir.join("root"),
         stubs: state_dir.join("stubs"),
+        top: state_dir.join("top"),
         files: state_dir.join("files"),
         scratch: state_dir.join("scratch"),
     };
-    for d in [&state.root, &state.stubs, &state.files, &state.scratch] {
+    for d in [
+        &state.root,
+        &state.stubs,
+        &state.top,
+        &state.files,
+        &state.scratch,
+    ] {
         fs::create_dir(d).ctx(|| format!("create {}", d.display()))?;
+    }
+    for d in KERNEL_DIRS {
+        let p = state.top.join(d);
+        fs::create_dir(&p).ctx(|| format!("create {}", p.display()))?;
     }
     Ok(state)
 }
 
 /// Generate `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` into `files`.
-fn write_etc_files(spec: &ContainerSpec, files: &Path) -> Result<()> {
+fn write_etc_files(spec: &ContainerSpec, files: &Path, network: network::Plan) -> Result<()> {
     let hostname = if spec.hostname.is_empty() {
         DEFAULT_HOSTNAME
     } else {
@@ -106,7 +128,10 @@ fn write_etc_files(spec: &ContainerSpec, files: &Path) -> Result<()> {
     let contents = [
         ("hosts", network::hosts_file(hostname, &spec.extra_hosts)),
         ("hostname", format!("{hostname}\n")),
-        ("resolv.conf", network::resolv_conf(host_resolv.as_deref())),
+        (
+            "resolv.conf",
+            network::resolv_conf(host_resolv.as_deref(), network),
+        ),
     ];
     for (name, text) in contents {
         let p = files.join(name);
@@ -133,7 +158,8 @@ fn mount_rootfs(spec: &ContainerSpec, state: &State, prepared: &[Prepared]) -> R
             work,
         } => {
             make_stubs(spec, prepared, &state.stubs)?;
-            let mut layers = lowers.clone();
+            let mut layers = vec![state.top.clone()];
+            layers.extend(lowers.iter().cloned());
             layers.push(state.stubs.clone());
             let rw = UpperWork { upper, work };
             mount_overlay(&layers, Some(&rw), &state.root, false)?;
@@ -145,7 +171,18 @@ fn mount_rootfs(spec: &ContainerSpec, state: &State, prepared: &[Prepared]) -> R
 /// Create, in the stub layer, every mount point the runtime will need, so that the overlay shows
 /// them without anything being written to the upper dir.
 fn make_stubs(spec: &ContainerSpec, prepared: &[Prepared], stubs: &Path) -> Result<()> {
-    let mut dirs: Vec<String> = vec!["/proc".into(), "/dev".into(), "/sys".into(), "/etc".into()];
+    let tree = inroot::Root::open(stubs).map_err(|source| Error::InRoot {
+        context: "open the stub layer".to_string(),
+        source,
+    })?;
+    let fail = |what: &str| {
+        let what = what.to_string();
+        move |source| Error::InRoot {
+            context: format!("create the mount point stub {what}"),
+            source,
+        }
+    };
+    let mut dirs: Vec<String> = vec!["/etc".into()];
     let mut files: Vec<String> = ETC_FILES.iter().map(|f| format!("/etc/{f}")).collect();
     for (m, p) in spec.mounts.iter().zip(prepared) {
         if p.is_file {
@@ -155,18 +192,16 @@ fn make_stubs(spec: &ContainerSpec, prepared: &[Prepared], stubs: &Path) -> Resu
         }
     }
     for d in dirs {
-        let p = secure_join(stubs, &d).ctx(|| format!("resolve {d} in {}", stubs.display()))?;
-        fs::create_dir_all(&p).ctx(|| format!("create {}", p.display()))?;
+        tree.mkdir_all(&d, 0o755, &mut |_, _| Ok(()))
+            .map_err(fail(&d))?;
     }
     for f in files {
-        let p = secure_join(stubs, &f).ctx(|| format!("resolve {f} in {}", stubs.display()))?;
-        if p.exists() {
-            continue;
+        let (dir, name) = tree
+            .create_parent(&f, 0o755, &mut |_, _| Ok(()))
+            .map_err(fail(&f))?;
+        if dir.stat(&name).map_err(fail(&f))?.is_none() {
+            dir.create_file(&name, 0o644).map_err(fail(&f))?;
         }
-        if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent).ctx(|| format!("create {}", parent.display()))?;
-        }
-        fs::write(&p, b"").ctx(|| format!("create {}", p.display()))?;
     }
     Ok(())
 }
@@ -177,41 +212,6 @@ pub(crate) fn source_is_file(m: &MountSpec) -> bool {
         && fs::metadata(&m.source)
             .map(|md| !md.is_dir())
             .unwrap_or(false)
-}
-
-/// Resolve `dest` inside `root` and create it when missing (an empty file or a directory).
-pub(crate) fn ensure_target(root: &Path, dest: &str, file: bool) -> Result<PathBuf> {
-    let p = secure_join(root, dest).ctx(|| format!("resolve mount point {dest} in the rootfs"))?;
-    if fs::symlink_metadata(&p).is_ok() {
-        return Ok(p);
-    }
-    if file {
-        if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent)
-                .ctx(|| format!("create mount point directory {}", parent.display()))?;
-        }
-        fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .open(&p)
-            .ctx(|| format!("create mount point file {}", p.display()))?;
-    } else {
-        fs::create_dir_all(&p).ctx(|| format!("create mount point {}", p.display()))?;
-    }
-    Ok(p)
-}
-
-/// Make the bind mount at `target` read-only.
-pub(crate) fn remount_readonly(target: &Path) -> Result<()> {
-    sys::mount(
-        None,
-        target,
-        None,
-        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
-        None,
-    )
 }
 
 /// `pivot_root` into `root` and detach the old root.

@@ -3,8 +3,10 @@
 
 use crate::error::{Error, IoContext, Result};
 use crate::helper::{InitConfig, RUNTIME_INIT_ARG, STARTED};
+use crate::network::{self, Plan};
 use crate::output::{pump, Output};
-use crate::spec::{ContainerSpec, Network, Stdio};
+use crate::security::devices::DeviceCgroup;
+use crate::spec::{ContainerSpec, Security, Stdio};
 use crate::sys;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -79,15 +81,32 @@ impl Runtime {
                     std::env::temp_dir().display()
                 )
             })?;
+        let plan = network::plan(spec.network);
+        let devices = match spec.security {
+            Security::Sandbox => Some(DeviceCgroup::create()?.ok_or_else(|| {
+                Error::Unsupported(
+                    "docker's device policy needs a devices cgroup (v1) or a cgroup v2 \
+                     hierarchy, and this machine has neither"
+                        .to_string(),
+                )
+            })?),
+            Security::Privileged => None,
+        };
+        let (spec_r, spec_w) = pipe_above_stdio()?;
+        let (status_r, status_w) = pipe_above_stdio()?;
+        let net_ready = match plan {
+            Plan::Nat(_) => Some(pipe_above_stdio()?),
+            _ => None,
+        };
         let config = InitConfig {
             spec: spec.clone(),
             state_dir: state.path().to_path_buf(),
+            network: plan,
+            net_ready_fd: net_ready.as_ref().map(|(r, _)| r.as_raw_fd()),
         };
         let json = serde_json::to_vec(&config)
             .map_err(|e| Error::InvalidSpec(format!("cannot serialise the container spec: {e}")))?;
 
-        let (spec_r, spec_w) = pipe_above_stdio()?;
-        let (status_r, status_w) = pipe_above_stdio()?;
         let mut cmd = Command::new(&self.helper);
         cmd.arg(RUNTIME_INIT_ARG)
             .arg(spec_r.as_raw_fd().to_string())
@@ -101,13 +120,18 @@ impl Runtime {
             cmd.stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped());
         }
-        let flags = namespace_flags(spec.network);
-        let keep = [spec_r.as_raw_fd(), status_w.as_raw_fd()];
-        // SAFETY: the closure only makes async-signal-safe system calls (fcntl, prctl, unshare).
+        let flags = namespace_flags(plan);
+        let mut keep = vec![spec_r.as_raw_fd(), status_w.as_raw_fd()];
+        keep.extend(net_ready.as_ref().map(|(r, _)| r.as_raw_fd()));
+        // SAFETY: the closure only makes async-signal-safe system calls (close_range, fcntl,
+        // prctl, unshare).
         unsafe {
             cmd.pre_exec(move || {
-                for fd in keep {
-                    sys::set_cloexec(fd, false)?;
+                // Only stdio and the runtime's own pipes reach the helper (and so the
+                // container): whatever else the caller has open stays behind.
+                sys::cloexec_from(3)?;
+                for fd in &keep {
+                    sys::set_cloexec(*fd, false)?;
                 }
                 sys::cvt(libc::prctl(
                     libc::PR_SET_PDEATHSIG,
@@ -124,10 +148,39 @@ impl Runtime {
         drop(spec_r);
         drop(status_w);
         drop(cmd);
-        let mut spec_w = File::from(spec_w);
-        // A write error means the helper died early; its status pipe says why.
-        let _ = spec_w.write_all(&json);
-        drop(spec_w);
+        let started = devices
+            .as_ref()
+            .map_or(Ok(()), |cg| cg.add(child.id()))
+            .map(|()| {
+                let mut spec_w = File::from(spec_w);
+                // A write error means the helper died early; its status pipe says why.
+                let _ = spec_w.write_all(&json);
+            })
+            .and_then(|()| match (plan, net_ready) {
+                (Plan::Nat(helper), Some((ready_r, ready_w))) => {
+                    drop(ready_r);
+                    start_network(helper, child.id(), state.path(), ready_w).map(Some)
+                }
+                _ => Ok(None),
+            });
+        let nat = match started {
+            Ok(nat) => nat,
+            Err(e) => {
+                // Never leave the helper (and so the container) behind. If the container had
+                // failed already (which may be why the network could not be set up), its own
+                // reason is the one to report.
+                let _ = child.kill();
+                let _ = child.wait();
+                let mut message = Vec::new();
+                let _ = File::from(status_r).read_to_end(&mut message);
+                if !message.is_empty() && message != STARTED {
+                    return Err(Error::Init(
+                        String::from_utf8_lossy(&message).trim_end().to_string(),
+                    ));
+                }
+                return Err(e);
+            }
+        };
 
         let waited = std::thread::scope(|s| {
             if let Output::Sink(sink) = out {
@@ -147,6 +200,8 @@ impl Runtime {
             waited
         });
         let (status, killed) = waited?;
+        drop(nat);
+        drop(devices);
         let mut message = Vec::new();
         File::from(status_r)
             .read_to_end(&mut message)
@@ -171,12 +226,31 @@ impl Runtime {
 }
 
 /// The namespaces the helper is unshared into.
-fn namespace_flags(network: Network) -> libc::c_int {
+fn namespace_flags(plan: Plan) -> libc::c_int {
     let base = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
-    match network {
-        Network::Host => base,
-        Network::None => base | libc::CLONE_NEWNET,
+    if plan.new_namespace() {
+        base | libc::CLONE_NEWNET
+    } else {
+        base
     }
+}
+
+/// Start the NAT helper for the namespace of `pid` and, once it is ready, tell the container
+/// (one byte on `ready`). The container's setup goes on meanwhile.
+fn start_network(
+    helper: network::NatHelper,
+    pid: u32,
+    work: &std::path::Path,
+    ready: OwnedFd,
+) -> Result<network::RunningNat> {
+    let host = std::fs::read_to_string("/etc/resolv.conf").ok();
+    let resolv = network::resolv_conf(host.as_deref(), Plan::Nat(helper));
+    let dns_forward = resolv.contains(&format!("nameserver {}\n", helper.dns_forwarder()));
+    let mut nat = helper.start(pid, work, dns_forward)?;
+    nat.wait_ready()?;
+    // A write error means the container's init is gone already; its status pipe says why.
+    let _ = File::from(ready).write_all(b"\x01");
+    Ok(nat)
 }
 
 /// A close-on-exec pipe whose descriptors are not 0-2 (they must survive the child's stdio setup).

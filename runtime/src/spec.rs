@@ -22,6 +22,9 @@ pub struct ContainerSpec {
     pub mounts: Vec<MountSpec>,
     /// Which network namespace the container gets.
     pub network: Network,
+    /// How the process is confined: docker's default sandbox, or `--privileged`.
+    #[serde(default)]
+    pub security: Security,
     /// Extra `/etc/hosts` entries as `(hostname, ip)`.
     pub extra_hosts: Vec<(String, String)>,
     /// The container's standard input.
@@ -84,12 +87,29 @@ pub enum MountKind {
 }
 
 /// The container's network.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Network {
+    /// A new network namespace with outbound access through a user-space NAT helper
+    /// (`slirp4netns` or `pasta`) and its own loopback: the host's loopback services are out of reach.
+    /// Without a helper on the machine, the host's network (see [`crate::nat_helper`]).
+    #[default]
+    Default,
     /// Share the host's network namespace.
     Host,
     /// A new network namespace with only `lo`, brought up.
     None,
+}
+
+/// How the container's process is confined.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Security {
+    /// docker's default: its capability set, its seccomp profile, masked and read-only kernel
+    /// paths, a read-only `/sys`, only the harmless devices, a private session keyring.
+    #[default]
+    Sandbox,
+    /// docker's `--privileged` (BuildKit's `RUN --security=insecure`): every capability, no
+    /// seccomp filter, no masked paths, a writable `/sys`, every host device.
+    Privileged,
 }
 
 /// The container's standard input.
@@ -102,7 +122,8 @@ pub enum Stdio {
 }
 
 impl ContainerSpec {
-    /// A spec with defaults: no mounts, host network, `/` as cwd, root user, stdin from `/dev/null`.
+    /// A spec with defaults: no mounts, the default network, docker's sandbox, `/` as cwd, root
+    /// user, stdin from `/dev/null`.
     pub fn new(rootfs: Rootfs, args: Vec<String>) -> ContainerSpec {
         ContainerSpec {
             rootfs,
@@ -112,7 +133,8 @@ impl ContainerSpec {
             user: String::new(),
             hostname: String::new(),
             mounts: Vec::new(),
-            network: Network::Host,
+            network: Network::Default,
+            security: Security::Sandbox,
             extra_hosts: Vec::new(),
             stdin: Stdio::Null,
             tty: false,

@@ -111,6 +111,41 @@ pub fn set_cloexec(fd: libc::c_int, on: bool) -> io::Result<()> {
     cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, new) }).map(drop)
 }
 
+/// Mark every descriptor from `first` up close-on-exec (async-signal-safe): `close_range` with
+/// `CLOSE_RANGE_CLOEXEC` (Linux 5.11), else each open descriptor in turn.
+pub fn cloexec_from(first: libc::c_int) -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: integer arguments only.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: valid out pointer.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) })?;
+    let max = limit.rlim_cur.min(1 << 20) as libc::c_int;
+    for fd in first..max {
+        // SAFETY: fcntl on an integer descriptor; EBADF for the closed ones is ignored.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Decode a wait status into an exit code (128+signal when killed).
 pub fn exit_code(status: libc::c_int) -> i32 {
     if libc::WIFEXITED(status) {

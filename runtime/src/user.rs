@@ -1,7 +1,6 @@
 //! `/etc/passwd` and `/etc/group` parsing and docker-compatible user resolution.
 
 use crate::error::{Error, IoContext, Result};
-use crate::paths::secure_join;
 use std::path::Path;
 
 /// One `/etc/passwd` entry (the fields the runtime uses).
@@ -91,12 +90,20 @@ pub fn parse_group(text: &str) -> Vec<GroupEntry> {
 /// Read `rel` (like `etc/passwd`) inside `rootfs` without following symlinks out of it;
 /// a missing file reads as empty.
 fn read_in_root(rootfs: &Path, rel: &str) -> Result<String> {
-    let path = secure_join(rootfs, rel).ctx(|| format!("resolve {rel} in {}", rootfs.display()))?;
-    match std::fs::read(&path) {
-        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(Error::io(format!("read {}", path.display()), e)),
-    }
+    let in_root = |source| Error::InRoot {
+        context: format!("read {rel} in {}", rootfs.display()),
+        source,
+    };
+    let file = inroot::Root::open(rootfs).and_then(|root| root.open_file(rel));
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) if e.is_not_found() => return Ok(String::new()),
+        Err(e) => return Err(in_root(e)),
+    };
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes)
+        .ctx(|| format!("read {rel} in {}", rootfs.display()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Resolve `user` (`""`, `name`, `uid`, `name:group`, `uid:gid`) against the passwd and group texts,

@@ -52,6 +52,9 @@ pub struct BuildArgs {
     /// Check the Dockerfile against docker's build checks and build nothing
     #[arg(long)]
     check: bool,
+    /// Allow extra privileged entitlement (e.g., "network.host", "security.insecure")
+    #[arg(long = "allow", value_delimiter = ',')]
+    allow: Vec<String>,
     /// Maximum number of steps run at once (default: number of cores)
     #[arg(long, default_value_t = 0)]
     jobs: usize,
@@ -95,6 +98,17 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
         "host" => kiln_builder::solver::NetworkMode::Host,
         other => bail!("invalid --network {other:?}: expected default, none or host"),
     };
+    let mut allow_insecure = false;
+    for e in &a.allow {
+        match e.as_str() {
+            "security.insecure" => allow_insecure = true,
+            // RUN --network=host needs no entitlement in kiln, as in docker's own builder.
+            "network.host" => {}
+            other => {
+                bail!("invalid entitlement {other:?}: expected network.host or security.insecure")
+            }
+        }
+    }
     let target_platform = match &a.platform {
         Some(p) if p.contains(',') => {
             bail!("--platform with several platforms is not supported yet")
@@ -131,6 +145,7 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
         tags: a.tags.clone(),
         options,
         jobs: a.jobs,
+        allow_insecure,
     };
     if a.check {
         return super::check::run(root, &req);

@@ -1,7 +1,7 @@
 //! `kiln run`.
 
 use anyhow::bail;
-use kiln_builder::run::{run as run_container, RunRequest};
+use kiln_builder::run::{nat_helper, run as run_container, Network, RunRequest};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -32,8 +32,8 @@ pub struct RunArgs {
     /// Allocate a pseudo-TTY (not supported yet)
     #[arg(short = 't', long)]
     tty: bool,
-    /// Connect a container to a network (host or none)
-    #[arg(long, default_value = "host")]
+    /// Connect a container to a network (default, host or none)
+    #[arg(long, default_value = "default")]
     network: String,
     /// Container host name
     #[arg(long)]
@@ -52,11 +52,18 @@ pub fn run(root: &Path, a: RunArgs) -> anyhow::Result<ExitCode> {
     if a.tty {
         bail!("-t/--tty is not supported yet");
     }
-    let network_none = match a.network.as_str() {
-        "host" | "default" | "bridge" => false,
-        "none" => true,
-        other => bail!("invalid --network {other:?}: expected host or none"),
+    let network = match a.network.as_str() {
+        "default" | "bridge" => Network::Default,
+        "host" => Network::Host,
+        "none" => Network::None,
+        other => bail!("invalid --network {other:?}: expected default, host or none"),
     };
+    if network == Network::Default && nat_helper().is_none() {
+        eprintln!(
+            "WARNING: {}",
+            kiln_builder::build::NO_NAT_HELPER.replace("RUN steps use", "the container uses")
+        );
+    }
     let env = a
         .env
         .iter()
@@ -90,7 +97,7 @@ pub fn run(root: &Path, a: RunArgs) -> anyhow::Result<ExitCode> {
         entrypoint: a.entrypoint,
         rm: a.rm,
         name: a.name,
-        network_none,
+        network,
         interactive: a.interactive,
         hostname: a.hostname,
         volumes,

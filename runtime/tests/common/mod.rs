@@ -185,3 +185,51 @@ pub fn run_ok(spec: &ContainerSpec) -> String {
         other => panic!("container failed: {other:?}\nstdout: {out}\nstderr: {err}"),
     }
 }
+
+/// The sandbox probe (`runtime/tests/probe/sandbox_probe.c`), built once with `gcc -static`.
+pub fn probe() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/sandbox_probe.c");
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probe");
+            std::fs::create_dir_all(&dir).unwrap();
+            let out = dir.join(format!("sandbox_probe-{}", std::process::id()));
+            let st = std::process::Command::new("gcc")
+                .args(["-static", "-O2", "-o"])
+                .arg(&out)
+                .arg(&src)
+                .status()
+                .expect("gcc is needed to build the sandbox probe (scripts/test.sh installs it)");
+            assert!(st.success(), "gcc -static failed (libc6-dev is needed)");
+            out
+        })
+        .clone()
+}
+
+impl Fixture {
+    /// The fixture with the sandbox probe at /bin/sandbox_probe in its lower layer.
+    pub fn with_probe(busybox: &Path) -> Fixture {
+        let f = Fixture::new(busybox);
+        std::fs::copy(probe(), f.path("lower/bin/sandbox_probe")).unwrap();
+        f
+    }
+
+    /// A spec running the probe with `args`.
+    pub fn probe(&self, args: &[&str]) -> ContainerSpec {
+        let mut argv = vec!["sandbox_probe".to_string()];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let mut spec = ContainerSpec::new(self.overlay(), argv);
+        spec.env = vec!["PATH=/bin".into()];
+        spec
+    }
+}
+
+/// The value of `key: ` in a probe report.
+pub fn field<'a>(report: &'a str, key: &str) -> &'a str {
+    let prefix = format!("{key}: ");
+    report
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {key:?} in the report:\n{report}"))
+}
