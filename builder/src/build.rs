@@ -93,6 +93,11 @@ pub fn build(
     progress: &dyn ProgressSink,
     cancel: Arc<AtomicBool>,
 ) -> Result<BuildResult> {
+    // The build's lease: every snapshot and blob the build creates or reads through these
+    // handles is attached to it before it is relied on, so a concurrent `kiln prune` leaves
+    // them alone; it ends when the build returns (the image and cache records keep what stays).
+    let lease = kiln.leases.create();
+    let kiln = &kiln.with_lease(&lease);
     if !req.context_dir.is_dir() {
         return Err(Error::new(format!(
             "unable to prepare context: path {:?} not found",

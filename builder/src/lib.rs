@@ -2,6 +2,7 @@
 //! the build context, the worker that executes ops, the local image store, and the exporters.
 
 pub mod build;
+pub mod check;
 pub mod context;
 pub mod error;
 pub mod export;

@@ -213,6 +213,34 @@ pub fn list_containers(kiln: &Kiln) -> Result<Vec<ContainerRecord>> {
     Ok(out)
 }
 
+/// The snapshots of the kept containers, read strictly: `None` when a record cannot be read
+/// (then nobody can tell which uncommitted snapshots are containers').
+pub fn container_snapshots(kiln: &Kiln) -> Result<Option<std::collections::HashSet<String>>> {
+    let dir = containers_dir(kiln);
+    let mut out = std::collections::HashSet::new();
+    let rd = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(out)),
+        Err(_) => return Ok(None),
+    };
+    for e in rd {
+        let Ok(e) = e else { return Ok(None) };
+        if !e.file_name().to_string_lossy().ends_with(".json") {
+            continue;
+        }
+        match std::fs::read(e.path())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<ContainerRecord>(&b).ok())
+        {
+            Some(r) => {
+                out.insert(r.snapshot);
+            }
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(out))
+}
+
 /// Remove a kept container by ID prefix or name.
 pub fn remove_container(kiln: &Kiln, which: &str) -> Result<String> {
     let all = list_containers(kiln)?;
@@ -235,7 +263,13 @@ pub fn remove_container(kiln: &Kiln, which: &str) -> Result<String> {
         work: c.work.clone(),
         lowers: c.lowers.clone(),
     };
-    kiln.snapshots.abort(active)?;
+    match kiln.snapshots.abort(active) {
+        Ok(()) => {}
+        // Its snapshot is already gone (a damaged store): the record goes all the same.
+        Err(kiln_snapshot::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
     let path = containers_dir(kiln).join(format!("{}.json", c.id));
     std::fs::remove_file(&path).ctx(format_args!("cannot remove {}", path.display()))?;
     Ok(which.to_string())

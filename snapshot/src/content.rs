@@ -7,28 +7,75 @@ use std::sync::Arc;
 
 use crate::digest::{parse_digest, HashingWriter};
 use crate::error::{stream_err, Error, IoContext, Result};
+use crate::lease::{Lease, Resource};
 use crate::random::random_hex128;
 
 /// Blobs by digest. Writers stream into `ROOT/ingest`, fsync, verify and rename into place,
 /// so readers never see partial blobs and concurrent writers of one blob are harmless.
+///
+/// A handle made by [`ContentStore::with_lease`] attaches to its lease every partial blob it
+/// starts and every blob it commits (before the blob becomes visible), and [`ContentStore::hold`]
+/// attaches an existing blob before checking it is there; see [`crate::Leases`].
 #[derive(Clone, Debug)]
 pub struct ContentStore {
     root: Arc<PathBuf>,
+    lease: Option<Lease>,
 }
 
 impl ContentStore {
-    /// Open (creating if needed) a content store rooted at `root`.
+    /// Open (creating if needed) a content store rooted at `root` (mode 0700).
     pub fn open(root: &Path) -> Result<ContentStore> {
+        crate::perms::private_dir(root)?;
         for d in [root.join("blobs/sha256"), root.join("ingest")] {
             fs::create_dir_all(&d).ctx("create directory", &d)?;
         }
         Ok(ContentStore {
             root: Arc::new(root.to_path_buf()),
+            lease: None,
         })
+    }
+
+    /// The same store, attaching what this handle writes or holds to `lease`.
+    pub fn with_lease(&self, lease: &Lease) -> ContentStore {
+        ContentStore {
+            root: self.root.clone(),
+            lease: Some(lease.clone()),
+        }
+    }
+
+    /// The same store without a lease (for collectors and reports, which must not hold what
+    /// they look at).
+    pub fn unleased(&self) -> ContentStore {
+        ContentStore {
+            root: self.root.clone(),
+            lease: None,
+        }
+    }
+
+    /// The lease of this handle, if any.
+    pub fn lease(&self) -> Option<&Lease> {
+        self.lease.as_ref()
+    }
+
+    /// Attach a blob to this handle's lease (if any), then tell whether it is stored: once
+    /// this returns true the blob stays until the lease ends, whatever a concurrent
+    /// collector does.
+    pub fn hold(&self, digest: &str) -> Result<bool> {
+        if parse_digest(digest).is_err() {
+            return Ok(false);
+        }
+        if let Some(l) = &self.lease {
+            l.attach(&[Resource::Blob(digest)])?;
+        }
+        Ok(self.has(digest))
     }
 
     fn blobs_dir(&self) -> PathBuf {
         self.root.join("blobs/sha256")
+    }
+
+    pub(crate) fn ingest_dir(&self) -> PathBuf {
+        self.root.join("ingest")
     }
 
     /// Stream `r` into a temp file, fsync, check `expected` if given, rename into place.
@@ -50,7 +97,15 @@ impl ContentStore {
     /// Start a streaming write: write into the returned [`BlobWriter`], then call
     /// [`BlobWriter::commit`]. Dropping it without committing removes the temp file.
     pub fn begin_write(&self) -> Result<BlobWriter> {
-        let path = self.root.join("ingest").join(random_hex128());
+        let name = match &self.lease {
+            Some(l) => {
+                let name = format!("{}-{}", l.id(), random_hex128());
+                l.attach(&[Resource::Ingest(&name)])?;
+                name
+            }
+            None => random_hex128(),
+        };
+        let path = self.ingest_dir().join(name);
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -104,6 +159,16 @@ impl ContentStore {
     pub fn size(&self, digest: &str) -> Result<u64> {
         let p = self.existing_path(digest)?;
         Ok(fs::metadata(&p).ctx("stat", &p)?.len())
+    }
+
+    /// Hash a stored blob again: `None` when its content matches its digest, else the digest
+    /// its content has.
+    pub fn verify(&self, digest: &str) -> Result<Option<String>> {
+        let mut f = self.open_blob(digest)?;
+        let mut w = HashingWriter::new(io::sink());
+        io::copy(&mut f, &mut w).ctx("read", &self.path(digest))?;
+        let (_, actual, _) = w.finish();
+        Ok((actual != digest).then_some(actual))
     }
 
     /// Delete a blob; deleting a missing blob is an error.
@@ -176,6 +241,10 @@ impl BlobWriter {
                     actual: digest,
                 });
             }
+        }
+        if let Some(l) = &self.store.lease {
+            // Before the blob is visible (or relied on when it already is).
+            l.attach(&[Resource::Blob(&digest)])?;
         }
         let dest = self.store.path(&digest);
         if dest.is_file() {

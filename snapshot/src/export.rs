@@ -44,14 +44,17 @@ impl Snapshotter {
     ) -> Result<LayerInfo> {
         let meta = self.committed_meta(id)?;
         if let Some(orig) = &meta.original {
-            if Compression::from_media_type(&orig.media_type) == Some(c) && store.has(&orig.digest)
+            // `hold` leases the blob before checking it, so a concurrent collection cannot
+            // take it between this check and the image that will reference it.
+            if Compression::from_media_type(&orig.media_type) == Some(c)
+                && store.hold(&orig.digest)?
             {
                 return Ok(orig.clone());
             }
         }
         let key = memo_key(c, mtime_clamp);
         if let Some(info) = meta.layers.get(&key) {
-            if store.has(&info.digest) {
+            if store.hold(&info.digest)? {
                 return Ok(info.clone());
             }
         }

@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, IoContext, Result};
 use crate::random::random_hex128;
 
+/// Prefix of the temporary mount directories under the snapshotter's `tmp/`.
+pub(crate) const MOUNT_PREFIX: &str = "mnt-";
+/// Prefix of the overlay probe's directories under the snapshotter's `tmp/`.
+pub(crate) const PROBE_PREFIX: &str = "probe-";
+
 /// Overlay option strings must fit in one page; stay well below it.
 const MAX_OPTIONS_LEN: usize = 3900;
 
@@ -235,13 +240,20 @@ fn do_mount(spec: &MountSpec, target: &Path, scratch: &Path) -> Result<()> {
 }
 
 /// Run `f` with `spec` mounted at a fresh directory under `tmp`, in a private mount
-/// namespace of a dedicated thread. The mount is removed before returning.
+/// namespace of a dedicated thread. The mount is removed before returning. The directory is
+/// `mnt-<owner>-<random>` (`mnt-<random>` without an owner): a collector removes it only once
+/// its owner lease is dead, since removing a directory another namespace mounts on detaches
+/// that mount.
 pub(crate) fn with_mount<T: Send>(
     tmp: &Path,
+    owner: Option<&str>,
     spec: &MountSpec,
     f: impl FnOnce(&Path) -> T + Send,
 ) -> Result<T> {
-    let scratch = tmp.join(format!("mnt-{}", random_hex128()));
+    let scratch = match owner {
+        Some(o) => tmp.join(format!("{MOUNT_PREFIX}{o}-{}", random_hex128())),
+        None => tmp.join(format!("{MOUNT_PREFIX}{}", random_hex128())),
+    };
     let target = scratch.join("m");
     fs::create_dir_all(&target).ctx("create directory", &target)?;
     let res = std::thread::scope(|s| {
@@ -278,7 +290,7 @@ const OVERLAY_EXTRA_CANDIDATES: [&str; 2] = ["index=off,redirect_dir=off,metacop
 /// Try a writable overlay mount (and an opaque xattr) under `tmp`. Returns the extra
 /// options that worked, or `None` when overlay cannot be used here.
 pub(crate) fn probe_overlay(tmp: &Path) -> Option<String> {
-    let dir = tmp.join(format!("probe-{}", random_hex128()));
+    let dir = tmp.join(format!("{PROBE_PREFIX}{}", random_hex128()));
     let result = (|| -> Result<Option<String>> {
         for d in ["l1", "l2", "u", "w", "m"] {
             fs::create_dir_all(dir.join(d)).ctx("create directory", &dir)?;

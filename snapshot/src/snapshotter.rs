@@ -16,9 +16,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::copytree::copy_tree;
 use crate::error::{Error, IoContext, Result};
+use crate::lease::{Lease, Resource};
 use crate::meta::{read_meta, write_meta, SnapshotMeta, META_FILE};
 use crate::mount::{probe_overlay, with_mount, MountSpec};
 use crate::random::random_hex128;
+use crate::trash::{purge, TRASH_PREFIX};
 
 /// Identifier of a snapshot (32 lowercase hex digits for snapshots made here).
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, PartialOrd, Ord)]
@@ -53,9 +55,14 @@ pub enum Mode {
 }
 
 /// Snapshots of file-system trees, layered on their parents.
+///
+/// A handle made by [`Snapshotter::with_lease`] attaches to its lease every snapshot it
+/// prepares (before creating it) and every committed snapshot it reads (before reading it), so
+/// a concurrent collector never removes what it uses; see [`crate::Leases`].
 #[derive(Clone, Debug)]
 pub struct Snapshotter {
     pub(crate) inner: Arc<Inner>,
+    lease: Option<Lease>,
 }
 
 #[derive(Debug)]
@@ -107,6 +114,7 @@ impl Snapshotter {
     }
 
     fn create_dirs(root: &Path) -> Result<()> {
+        crate::perms::private_dir(root)?;
         for d in ["snapshots", "tmp", "empty"] {
             let p = root.join(d);
             fs::create_dir_all(&p).ctx("create directory", &p)?;
@@ -123,6 +131,40 @@ impl Snapshotter {
                 overlay_extra,
                 can_mount: std::sync::OnceLock::new(),
             }),
+            lease: None,
+        }
+    }
+
+    /// The same snapshotter, attaching what this handle prepares or reads to `lease`.
+    pub fn with_lease(&self, lease: &Lease) -> Snapshotter {
+        Snapshotter {
+            inner: self.inner.clone(),
+            lease: Some(lease.clone()),
+        }
+    }
+
+    /// The same snapshotter without a lease (for collectors and reports, which must not hold
+    /// what they look at).
+    pub fn unleased(&self) -> Snapshotter {
+        Snapshotter {
+            inner: self.inner.clone(),
+            lease: None,
+        }
+    }
+
+    /// The lease of this handle, if any.
+    pub fn lease(&self) -> Option<&Lease> {
+        self.lease.as_ref()
+    }
+
+    /// Attach snapshots to this handle's lease (no-op without one).
+    pub(crate) fn hold_ids(&self, ids: &[&str]) -> Result<()> {
+        match &self.lease {
+            Some(l) => {
+                let items: Vec<Resource<'_>> = ids.iter().map(|i| Resource::Snapshot(i)).collect();
+                l.attach(&items)
+            }
+            None => Ok(()),
         }
     }
 
@@ -172,8 +214,11 @@ impl Snapshotter {
         read_meta(&dir)
     }
 
-    /// Metadata of a committed snapshot.
+    /// Metadata of a committed snapshot, attached to the lease first.
     pub(crate) fn committed_meta(&self, id: &SnapshotId) -> Result<SnapshotMeta> {
+        if valid_id(id) {
+            self.hold_ids(&[&id.0])?;
+        }
         let m = self.meta(id)?;
         if !m.committed {
             return Err(Error::SnapshotNotFound(id.0.clone()));
@@ -197,6 +242,9 @@ impl Snapshotter {
             self.committed_meta(p)?;
         }
         let id = SnapshotId(random_hex128());
+        // Owned by the lease before it exists: a collector never takes it for a dead
+        // process's leftover.
+        self.hold_ids(&[&id.0])?;
         let dir = self.dir(&id)?;
         let upper = dir.join("fs");
         let work = dir.join("work");
@@ -262,12 +310,26 @@ impl Snapshotter {
         self.remove_dir(&active.id)
     }
 
+    /// Remove a snapshot whatever its state or children (for repairing a store whose chain
+    /// is broken; [`Self::remove`] refuses a snapshot that is a parent).
+    pub fn remove_broken(&self, id: &SnapshotId) -> Result<()> {
+        self.remove_dir(id)
+    }
+
     fn remove_dir(&self, id: &SnapshotId) -> Result<()> {
+        let trash = self.detach(id)?;
+        purge(&trash)
+    }
+
+    /// Rename a snapshot's directory into `tmp/` (so a half-removed snapshot is never
+    /// visible) and return where it went; [`purge`] deletes it.
+    pub(crate) fn detach(&self, id: &SnapshotId) -> Result<PathBuf> {
         let dir = self.dir(id)?;
-        // Rename first so a half-removed snapshot is never visible.
-        let trash = self.tmp_dir().join(format!("rm-{}", random_hex128()));
+        let trash = self
+            .tmp_dir()
+            .join(format!("{TRASH_PREFIX}{}", random_hex128()));
         fs::rename(&dir, &trash).ctx("rename", &dir)?;
-        fs::remove_dir_all(&trash).ctx("remove", &trash)
+        Ok(trash)
     }
 
     /// Does a committed snapshot with this id exist?
@@ -288,18 +350,30 @@ impl Snapshotter {
 
     /// Snapshots from the bottom layer up to `id`.
     pub fn chain(&self, id: &SnapshotId) -> Result<Vec<SnapshotId>> {
+        // Walk unleased, attach the whole chain in one go, then check it is all still there:
+        // the same guarantee as attaching each before reading it, for one lock round trip.
+        let walk = self.unleased();
         let mut out = vec![id.clone()];
         let mut seen = HashSet::new();
         seen.insert(id.clone());
-        let mut cur = self.parent(id)?;
+        let mut cur = walk.parent(id)?;
         while let Some(p) = cur {
             if !seen.insert(p.clone()) {
                 return Err(Error::SnapshotNotFound(format!("{p} (parent cycle)")));
             }
-            cur = self.parent(&p)?;
+            cur = walk.parent(&p)?;
             out.push(p);
         }
         out.reverse();
+        if self.lease.is_some() {
+            let ids: Vec<&str> = out.iter().map(|s| s.0.as_str()).collect();
+            self.hold_ids(&ids)?;
+            for s in &out {
+                if !self.dir(s)?.join(META_FILE).exists() {
+                    return Err(Error::SnapshotNotFound(s.0.clone()));
+                }
+            }
+        }
         Ok(out)
     }
 
@@ -398,7 +472,14 @@ impl Snapshotter {
                 return Ok(f(src));
             }
         }
-        with_mount(&self.tmp_dir(), spec, f)
+        let owner = match &self.lease {
+            Some(l) => {
+                l.keep_alive()?;
+                Some(l.id())
+            }
+            None => None,
+        };
+        with_mount(&self.tmp_dir(), owner, spec, f)
     }
 
     /// Remove a committed snapshot; refuses while another snapshot has it as parent.
@@ -417,7 +498,7 @@ impl Snapshotter {
         self.remove_dir(id)
     }
 
-    fn all_ids(&self) -> Result<Vec<SnapshotId>> {
+    pub(crate) fn all_ids(&self) -> Result<Vec<SnapshotId>> {
         let dir = self.snapshots_dir();
         let mut out = Vec::new();
         for e in fs::read_dir(&dir).ctx("read directory", &dir)? {
@@ -443,31 +524,61 @@ impl Snapshotter {
     /// Bytes of the snapshot's own layer directory (apparent sizes, hardlinks once).
     pub fn usage(&self, id: &SnapshotId) -> Result<u64> {
         self.meta(id)?;
-        let root = self.fs_dir(id)?;
-        let mut seen = HashSet::new();
-        let mut total = 0u64;
-        for e in walkdir::WalkDir::new(&root) {
-            let e = e.map_err(|e| Error::Io {
-                op: "walk",
-                path: e.path().unwrap_or(&root).to_path_buf(),
-                source: e.into(),
-            })?;
-            let md = e.metadata().map_err(|err| Error::Io {
-                op: "stat",
-                path: e.path().to_path_buf(),
-                source: err.into(),
-            })?;
-            if seen.insert((md.dev(), md.ino())) {
-                total += md.len();
-            }
-        }
-        Ok(total)
+        dir_usage(&self.fs_dir(id)?)
+    }
+
+    /// Bytes of the whole snapshot directory (its layer, work directory and metadata): what
+    /// removing it frees. 0 when it does not exist.
+    pub fn disk_usage(&self, id: &SnapshotId) -> Result<u64> {
+        dir_usage(&self.dir(id)?)
     }
 
     /// Is the snapshot's own diff empty?
     pub fn is_empty_diff(&self, id: &SnapshotId) -> Result<bool> {
         Ok(self.changes(id)?.is_empty())
     }
+}
+
+/// Bytes under `root` (apparent sizes, hardlinks once; 0 when it does not exist).
+pub(crate) fn dir_usage(root: &Path) -> Result<u64> {
+    if fs::symlink_metadata(root).is_err() {
+        return Ok(0);
+    }
+    let mut seen = HashSet::new();
+    let mut total = 0u64;
+    for e in walkdir::WalkDir::new(root) {
+        let e = match e {
+            Ok(e) => e,
+            // Removed meanwhile (a collector purging it).
+            Err(e) if e.io_error().map(|i| i.kind()) == Some(std::io::ErrorKind::NotFound) => {
+                continue
+            }
+            Err(e) => {
+                return Err(Error::Io {
+                    op: "walk",
+                    path: e.path().unwrap_or(root).to_path_buf(),
+                    source: e.into(),
+                })
+            }
+        };
+        let md = match e.metadata() {
+            Ok(md) => md,
+            Err(err) if err.io_error().map(|i| i.kind()) == Some(std::io::ErrorKind::NotFound) => {
+                continue
+            }
+            Err(err) => {
+                return Err(Error::Io {
+                    op: "stat",
+                    path: e.path().to_path_buf(),
+                    source: err.into(),
+                })
+            }
+        };
+        if seen.insert((md.dev(), md.ino())) {
+            total += md.len();
+        }
+    }
+    Ok(total)
 }
 
 /// Write a marker file after a Copy-mode tree copy and return its ctime: copied files

@@ -98,6 +98,16 @@ impl Cache {
 
     /// Look `key` up. A hit counts as a use: the record's `last_used` becomes now.
     pub fn get(&self, key: &Digest) -> Result<Option<CacheRecord>, CacheError> {
+        self.read(key, true)
+    }
+
+    /// Read the record for `key` without counting it as a use (for prune, reports and checks,
+    /// which must not make every record look fresh).
+    pub fn peek(&self, key: &Digest) -> Result<Option<CacheRecord>, CacheError> {
+        self.read(key, false)
+    }
+
+    fn read(&self, key: &Digest, touch: bool) -> Result<Option<CacheRecord>, CacheError> {
         let path = self.record_path(key)?;
         let file = match File::open(&path) {
             Ok(f) => f,
@@ -116,16 +126,23 @@ impl Cache {
                 reason: format!("holds key {}, expected {key}", header.key),
             });
         }
-        let now = SystemTime::now();
-        // Best effort: a read-only cache still serves hits.
-        let _ = file.set_modified(now);
+        let last_used = if touch {
+            let now = SystemTime::now();
+            // Best effort: a read-only cache still serves hits.
+            let _ = file.set_modified(now);
+            now
+        } else {
+            file.metadata()
+                .and_then(|m| m.modified())
+                .map_err(|e| CacheError::io("reading mtime of", &path, e))?
+        };
         let data_len = data.len() as u64;
         Ok(Some(CacheRecord {
             info: CacheRecordInfo {
                 key: header.key,
                 name: header.name,
                 created: header.created,
-                last_used: now,
+                last_used,
                 data_len,
                 size: header.size,
             },
@@ -189,7 +206,7 @@ impl Cache {
     /// Remove the record for `key`; returns it if it existed (and could be decoded).
     pub fn remove(&self, key: &Digest) -> Result<Option<CacheRecord>, CacheError> {
         let path = self.record_path(key)?;
-        let record = match self.get(key) {
+        let record = match self.peek(key) {
             Ok(r) => r,
             Err(CacheError::Corrupt { .. }) => None,
             Err(e) => return Err(e),
@@ -199,6 +216,35 @@ impl Cache {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(CacheError::io("removing record", &path, e)),
         }
+    }
+
+    /// Files under `records/` that are not readable records (corrupt headers, wrong names),
+    /// for checks.
+    pub fn unreadable(&self) -> Result<Vec<PathBuf>, CacheError> {
+        let dir = self.dir.join("records");
+        let entries = fs::read_dir(&dir).map_err(|e| CacheError::io("listing", &dir, e))?;
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| CacheError::io("listing", &dir, e))?;
+            if let Err(CacheError::Corrupt { path, .. }) = read_info(&entry.path()) {
+                out.push(path);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Temporary files under `tmp/` (records being written, or left by a killed process).
+    pub fn temporaries(&self) -> Result<Vec<PathBuf>, CacheError> {
+        let dir = self.dir.join("tmp");
+        let entries = fs::read_dir(&dir).map_err(|e| CacheError::io("listing", &dir, e))?;
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| CacheError::io("listing", &dir, e))?;
+            out.push(entry.path());
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// Every readable record, sorted by key. Undecodable files are skipped.

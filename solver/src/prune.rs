@@ -27,7 +27,7 @@ impl Cache {
     /// caller can release what they refer to (snapshots).
     pub fn prune(&self, filter: &PruneFilter) -> Result<Vec<CacheRecord>, CacheError> {
         let records = self.list()?;
-        let victims = select(&records, filter, SystemTime::now());
+        let victims = select(&records, filter, SystemTime::now(), &|_| false);
         let mut removed = Vec::new();
         for key in victims {
             if let Some(record) = self.remove(&key)? {
@@ -36,6 +36,18 @@ impl Cache {
         }
         Ok(removed)
     }
+
+    /// The keys of `records` that `filter` selects for removal, oldest use first, never one
+    /// for which `in_use` holds (a running build uses its result); those still count towards
+    /// `keep_storage`.
+    pub fn victims(
+        &self,
+        records: &[CacheRecordInfo],
+        filter: &PruneFilter,
+        in_use: &dyn Fn(&CacheRecordInfo) -> bool,
+    ) -> Vec<crate::Digest> {
+        select(records, filter, SystemTime::now(), in_use)
+    }
 }
 
 /// The keys of the records to remove, oldest use first.
@@ -43,9 +55,11 @@ fn select(
     records: &[CacheRecordInfo],
     filter: &PruneFilter,
     now: SystemTime,
+    in_use: &dyn Fn(&CacheRecordInfo) -> bool,
 ) -> Vec<crate::Digest> {
     let mut eligible: Vec<&CacheRecordInfo> = records
         .iter()
+        .filter(|r| !in_use(r))
         .filter(|r| match filter.until {
             Some(age) => now
                 .duration_since(r.last_used)
@@ -97,7 +111,7 @@ mod tests {
     fn nothing_set_removes_nothing_and_all_removes_everything() {
         let now = SystemTime::now();
         let rs = vec![rec(1, 10, 5, now), rec(2, 20, 5, now)];
-        assert!(select(&rs, &PruneFilter::default(), now).is_empty());
+        assert!(select(&rs, &PruneFilter::default(), now, &|_| false).is_empty());
         assert_eq!(
             select(
                 &rs,
@@ -105,7 +119,8 @@ mod tests {
                     all: true,
                     ..Default::default()
                 },
-                now
+                now,
+                &|_| false
             )
             .len(),
             2
@@ -120,7 +135,7 @@ mod tests {
             until: Some(Duration::from_secs(100)),
             ..Default::default()
         };
-        assert_eq!(select(&rs, &f, now), vec![rs[1].key.clone()]);
+        assert_eq!(select(&rs, &f, now, &|_| false), vec![rs[1].key.clone()]);
     }
 
     #[test]
@@ -137,13 +152,13 @@ mod tests {
         };
         // 300 bytes; remove oldest (2) then next oldest (3) to reach 100 <= 150.
         assert_eq!(
-            select(&rs, &f, now),
+            select(&rs, &f, now, &|_| false),
             vec![rs[1].key.clone(), rs[2].key.clone()]
         );
         let f = PruneFilter {
             keep_storage: Some(1000),
             ..Default::default()
         };
-        assert!(select(&rs, &f, now).is_empty());
+        assert!(select(&rs, &f, now, &|_| false).is_empty());
     }
 }

@@ -258,11 +258,9 @@ fn copy_action(
         let parent = d.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
         dest.open_dir(parent)?;
     }
-    // Implicitly created parents: the --chmod octal mode (BuildKit's testCopyChmod), else 0755.
-    let parent_mode = match &mode {
-        Some(ModeSpec::Octal(m)) => *m,
-        _ => 0o755,
-    };
+    // Implicitly created parents are 0755 and owned by the --chown user (or root): --chmod is
+    // for what is copied, never for the directories made to hold it (Docker 20.10's BuildKit).
+    let parent_mode = 0o755;
     let mut cx = CopyCtx {
         chown,
         force_owner: src.force_owner,

@@ -85,6 +85,8 @@ pub struct ImageSummary {
     pub created: Option<String>,
     /// Bytes of config plus layer blobs as stored (compressed).
     pub size: u64,
+    /// Why the image cannot be used (a blob it needs is missing or unreadable), if so.
+    pub broken: Option<String>,
 }
 
 /// The local image store.
@@ -107,6 +109,23 @@ impl ImageStore {
             root: root.to_path_buf(),
             content,
         })
+    }
+
+    /// The same store, attaching the blobs it writes to `lease` (see
+    /// [`kiln_snapshot::ContentStore::with_lease`]).
+    pub fn with_lease(&self, lease: &kiln_snapshot::Lease) -> ImageStore {
+        ImageStore {
+            root: self.root.clone(),
+            content: self.content.with_lease(lease),
+        }
+    }
+
+    /// The same store without a lease (collectors and reports).
+    pub fn unleased(&self) -> ImageStore {
+        ImageStore {
+            root: self.root.clone(),
+            content: self.content.unleased(),
+        }
     }
 
     /// The store's root directory.
@@ -220,23 +239,75 @@ impl ImageStore {
         Ok(manifest)
     }
 
-    /// Every image in the store with its tags, newest first.
+    /// Every image in the store with its tags, newest first. A broken image (a blob missing
+    /// or unreadable) is listed with [`ImageSummary::broken`] set and whatever could be read;
+    /// it never hides the others.
     pub fn list(&self) -> Result<Vec<ImageSummary>> {
         let idx = tags::read_index(&self.root)?;
         let mut out = Vec::new();
         for m in idx.images.keys() {
-            let (manifest, config) = self.image(m)?;
-            let size = manifest.blobs().map(|d| d.size).sum();
-            out.push(ImageSummary {
-                id: manifest.config.digest.clone(),
-                tags: parse_refs(&idx.refs_of(m)),
-                manifest_digest: m.clone(),
-                created: config.created.clone(),
-                size,
+            let tags = parse_refs(&idx.refs_of(m));
+            let found = self.image(m).and_then(|(manifest, config)| {
+                match manifest
+                    .layers
+                    .iter()
+                    .find(|l| !self.content.has(&l.digest))
+                {
+                    Some(l) => Err(StoreError::MissingBlob {
+                        digest: l.digest.clone(),
+                        what: format!("layer of manifest {m}"),
+                    }),
+                    None => Ok((manifest, config)),
+                }
             });
+            let summary = match found {
+                Ok((manifest, config)) => ImageSummary {
+                    id: manifest.config.digest.clone(),
+                    tags,
+                    manifest_digest: m.clone(),
+                    created: config.created.clone(),
+                    size: manifest.blobs().map(|d| d.size).sum(),
+                    broken: None,
+                },
+                Err(e) => {
+                    let manifest = self.manifest(m).ok();
+                    ImageSummary {
+                        // Without a readable manifest the image ID is unknown: the manifest
+                        // digest stands in (`rmi` accepts it).
+                        id: manifest
+                            .as_ref()
+                            .map(|mf| mf.config.digest.clone())
+                            .unwrap_or_else(|| m.clone()),
+                        tags,
+                        manifest_digest: m.clone(),
+                        created: None,
+                        size: manifest
+                            .map(|mf| mf.blobs().map(|d| d.size).sum())
+                            .unwrap_or(0),
+                        broken: Some(e.to_string()),
+                    }
+                }
+            };
+            out.push(summary);
         }
         out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
         Ok(out)
+    }
+
+    /// The manifest of the image `manifest_digest`, without its config.
+    pub fn manifest(&self, manifest_digest: &str) -> Result<Manifest> {
+        self.read_json_blob(manifest_digest, "manifest")
+    }
+
+    /// Every blob the image `manifest_digest` references, itself included, as far as it can
+    /// be read: just the manifest digest when the manifest itself is missing or unreadable
+    /// (then nothing else can be attributed to it).
+    pub fn image_blobs(&self, manifest_digest: &str) -> Vec<String> {
+        let mut out = vec![manifest_digest.to_string()];
+        if let Ok(m) = self.manifest(manifest_digest) {
+            out.extend(m.blobs().map(|d| d.digest.clone()));
+        }
+        out
     }
 }
 

@@ -18,6 +18,35 @@ impl ImageStore {
     ///
     /// Blobs of deleted images that no remaining image references are deleted.
     pub fn remove(&self, name: &str, force: bool) -> Result<Vec<String>> {
+        self.remove_with(name, force, None)
+    }
+
+    /// [`ImageStore::remove`] for a caller that holds the collector's lock and has read what
+    /// live processes hold (`system check --repair`).
+    pub fn remove_collecting(
+        &self,
+        name: &str,
+        force: bool,
+        held: &kiln_snapshot::Held,
+    ) -> Result<Vec<String>> {
+        self.remove_with(name, force, Some(held))
+    }
+
+    fn remove_with(
+        &self,
+        name: &str,
+        force: bool,
+        held: Option<&kiln_snapshot::Held>,
+    ) -> Result<Vec<String>> {
+        self.collecting(held, |held| self.remove_in_index(name, force, held))
+    }
+
+    fn remove_in_index(
+        &self,
+        name: &str,
+        force: bool,
+        held: Option<&kiln_snapshot::Held>,
+    ) -> Result<Vec<String>> {
         tags::update_index(self.root(), |idx| {
             let mut lines = Vec::new();
             let doomed: Vec<String> = match self.find_manifests(idx, name)? {
@@ -59,59 +88,103 @@ impl ImageStore {
             let mut ids = BTreeSet::new();
             let mut candidates = BTreeSet::new();
             for m in &doomed {
-                let (manifest, _) = self.image(m)?;
-                ids.insert(manifest.config.digest.clone());
-                candidates.insert(m.clone());
-                candidates.extend(manifest.blobs().map(|d| d.digest.clone()));
+                // A broken image (its config or manifest gone) is removed all the same.
+                let id = self
+                    .manifest(m)
+                    .map(|mf| mf.config.digest.clone())
+                    .unwrap_or_else(|_| m.clone());
+                ids.insert(id);
+                candidates.extend(self.image_blobs(m));
                 idx.images.remove(m);
             }
             let keep = self.referenced_blobs(idx)?;
-            for d in candidates.difference(&keep) {
-                if self.content().has(d) {
-                    self.content()
-                        .delete(d)
-                        .map_err(StoreError::content(format!("deleting blob {d}")))?;
-                }
-            }
+            self.delete_unheld(candidates.difference(&keep), held)?;
             lines.extend(ids.into_iter().map(|id| format!("Deleted: {id}")));
             Ok(lines)
         })
     }
 
-    /// Delete every blob of the content store that no image references; returns the deleted
-    /// digests. Blobs written for an image not yet registered (an export in progress, the
-    /// layer cache) are deleted too, so run it only when nothing else uses the store.
+    /// Run `f` under the collector's lock with what live processes hold (read once the lock is
+    /// taken), unless the caller already holds it (`held` given) or this handle has no lease
+    /// (then nothing is known to be held). The collector's lock is always taken before the
+    /// index lock, by every process, so the two never deadlock.
+    fn collecting<T>(
+        &self,
+        held: Option<&kiln_snapshot::Held>,
+        f: impl FnOnce(Option<&kiln_snapshot::Held>) -> Result<T>,
+    ) -> Result<T> {
+        let leases = self.content().lease().map(|l| l.leases().clone());
+        match (held, leases) {
+            (None, Some(l)) => {
+                let lock = l
+                    .lock_gc()
+                    .map_err(StoreError::content("locking the store for collection"))?;
+                let held = l
+                    .held(&lock)
+                    .map_err(StoreError::content("reading leases"))?;
+                f(Some(&held))
+            }
+            (held, _) => f(held),
+        }
+    }
+
+    /// Delete `blobs`, except those a live process holds (a build exporting over them, a load
+    /// registering them): `kiln prune` collects those once they are released.
+    fn delete_unheld<'a>(
+        &self,
+        blobs: impl Iterator<Item = &'a String>,
+        held: Option<&kiln_snapshot::Held>,
+    ) -> Result<()> {
+        for d in blobs {
+            if held.is_some_and(|h| h.blobs.contains(d)) {
+                continue;
+            }
+            if self.content().has(d) {
+                self.content()
+                    .delete(d)
+                    .map_err(StoreError::content(format!("deleting blob {d}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Delete every blob of the content store that no image references and no live process
+    /// holds; returns the deleted digests. Blobs written through a handle without a lease are
+    /// not protected: `kiln prune` is the collector to use while kiln runs.
     pub fn gc(&self) -> Result<Vec<String>> {
+        self.collecting(None, |held| self.gc_in_index(held))
+    }
+
+    fn gc_in_index(&self, held: Option<&kiln_snapshot::Held>) -> Result<Vec<String>> {
         tags::with_lock(self.root(), || {
             let idx = tags::read_index(self.root())?;
             let keep = self.referenced_blobs(&idx)?;
-            let mut deleted = Vec::new();
             let all = self
                 .content()
                 .list()
                 .map_err(StoreError::content("listing blobs"))?;
-            for (d, _) in all {
-                if !keep.contains(&d) {
-                    self.content()
-                        .delete(&d)
-                        .map_err(StoreError::content(format!("deleting blob {d}")))?;
-                    deleted.push(d);
-                }
-            }
-            Ok(deleted)
+            let doomed: Vec<String> = all
+                .into_iter()
+                .map(|(d, _)| d)
+                .filter(|d| !keep.contains(d))
+                .collect();
+            self.delete_unheld(doomed.iter(), held)?;
+            Ok(doomed
+                .into_iter()
+                .filter(|d| !self.content().has(d))
+                .collect())
         })
     }
 
-    /// Every blob (manifest, config, layers) of the images in `idx`. Fails rather than
-    /// guessing when a manifest cannot be read, so GC never deletes what it cannot account for.
-    fn referenced_blobs(&self, idx: &TagIndex) -> Result<BTreeSet<String>> {
-        let mut keep = BTreeSet::new();
-        for m in idx.images.keys() {
-            let (manifest, _) = self.image(m)?;
-            keep.insert(m.clone());
-            keep.extend(manifest.blobs().map(|d| d.digest.clone()));
-        }
-        Ok(keep)
+    /// Every blob (manifest, config, layers) of the images in `idx`, as far as their manifests
+    /// can be read: an image whose manifest is gone keeps only its manifest digest (nothing
+    /// else can be attributed to it), one whose config is gone keeps its layers.
+    pub fn referenced_blobs(&self, idx: &TagIndex) -> Result<BTreeSet<String>> {
+        Ok(idx
+            .images
+            .keys()
+            .flat_map(|m| self.image_blobs(m))
+            .collect())
     }
 }
 

@@ -77,7 +77,11 @@ impl ImageStore {
         let want = format!("sha256:{prefix}");
         let mut matches: Vec<(String, String)> = Vec::new();
         for m in idx.images.keys() {
-            let (manifest, _) = self.image(m)?;
+            // The image ID is in the manifest: a missing config does not hide the image, and an
+            // unreadable manifest (no known ID) never breaks resolving the others.
+            let Ok(manifest) = self.manifest(m) else {
+                continue;
+            };
             if manifest.config.digest.starts_with(&want) {
                 matches.push((manifest.config.digest, m.clone()));
             }

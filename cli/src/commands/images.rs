@@ -76,13 +76,27 @@ pub fn images(root: &Path, a: ImagesArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|r| r.rsplit('/').next().unwrap_or(r).contains(':'))
         .unwrap_or(false);
-    let mut rows: Vec<(String, String, String, String, Option<String>, u64)> = Vec::new();
+    // (repository, tag, id, digest, created, size: None for a broken image)
+    type Row = (String, String, String, String, Option<String>, Option<u64>);
+    let mut rows: Vec<Row> = Vec::new();
     for img in kiln.images.list()? {
         let id = if a.no_trunc {
             img.id.clone()
         } else {
             short_id(&img.id)
         };
+        let size = img.broken.is_none().then_some(img.size);
+        if let Some(why) = &img.broken {
+            let name = img
+                .tags
+                .first()
+                .map(|t| t.familiar_string())
+                .unwrap_or_else(|| short_id(&img.id));
+            crate::diag::warning(format_args!(
+                "image {name} ({}) is broken: {why}; `kiln rmi {name}` removes it, `kiln system check --repair` repairs the store",
+                short_id(&img.id)
+            ));
+        }
         if img.tags.is_empty() {
             if filter.is_none() {
                 rows.push((
@@ -91,7 +105,7 @@ pub fn images(root: &Path, a: ImagesArgs) -> anyhow::Result<ExitCode> {
                     id,
                     img.manifest_digest.clone(),
                     img.created.clone(),
-                    img.size,
+                    size,
                 ));
             }
             continue;
@@ -109,7 +123,7 @@ pub fn images(root: &Path, a: ImagesArgs) -> anyhow::Result<ExitCode> {
                 id.clone(),
                 img.manifest_digest.clone(),
                 img.created.clone(),
-                img.size,
+                size,
             ));
         }
     }
@@ -146,16 +160,11 @@ pub fn images(root: &Path, a: ImagesArgs) -> anyhow::Result<ExitCode> {
     }
     for (repo, tag, id, digest, created, size) in rows {
         let age = human_age(created.as_deref());
+        let size = size.map(human_size).unwrap_or_else(|| "<broken>".into());
         if a.digests {
-            println!(
-                "{repo:<w_repo$}{tag:<w_tag$}{digest:<74}{id:<w_id$}{age:<w_age$}{}",
-                human_size(size)
-            );
+            println!("{repo:<w_repo$}{tag:<w_tag$}{digest:<74}{id:<w_id$}{age:<w_age$}{size}");
         } else {
-            println!(
-                "{repo:<w_repo$}{tag:<w_tag$}{id:<w_id$}{age:<w_age$}{}",
-                human_size(size)
-            );
+            println!("{repo:<w_repo$}{tag:<w_tag$}{id:<w_id$}{age:<w_age$}{size}");
         }
     }
     Ok(ExitCode::SUCCESS)

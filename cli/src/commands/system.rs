@@ -27,6 +27,15 @@ pub struct PruneArgs {
 pub enum SystemCommand {
     /// Show kiln disk usage
     Df,
+    /// Verify every blob and every reference of the store
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// Remove what is broken: corrupt blobs, broken images, dangling records
+    #[arg(long)]
+    repair: bool,
 }
 
 /// `24h`, `30m`, `90s`, `1h30m`.
@@ -99,8 +108,10 @@ pub fn prune(root: &Path, a: PruneArgs) -> anyhow::Result<ExitCode> {
     let report = kiln_builder::prune::prune(&kiln, &filter, a.all)?;
     let _ = a.force;
     println!(
-        "Deleted build cache objects: {} records, {} snapshots",
-        report.records, report.snapshots
+        "Deleted build cache objects: {} records, {} snapshots, {} blobs",
+        report.records,
+        report.snapshots,
+        report.blobs + report.partials
     );
     println!("Total reclaimed space: {}", human_size(report.reclaimed));
     Ok(ExitCode::SUCCESS)
@@ -125,8 +136,63 @@ pub fn system(root: &Path, c: SystemCommand) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        SystemCommand::Check(a) => return check(&kiln, a.repair),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `kiln system check [--repair]`: one line per problem, a summary, exit 1 while any remains.
+fn check(kiln: &kiln_builder::Kiln, repair: bool) -> anyhow::Result<ExitCode> {
+    let r = kiln_builder::check::check(kiln, repair)?;
+    let c = &r.checked;
+    if !r.collected.dead.is_empty() {
+        println!(
+            "Removed what {} left: {}, {} ({})",
+            count(
+                r.collected.dead.len(),
+                "dead kiln process",
+                "dead kiln processes"
+            ),
+            count(r.collected.partials, "partial blob", "partial blobs"),
+            count(
+                r.collected.snapshots,
+                "uncommitted snapshot",
+                "uncommitted snapshots"
+            ),
+            human_size(r.collected.bytes)
+        );
+    }
+    println!(
+        "Checked {} blobs, {} images, {} cache records, {} snapshots, {} base layers, {} containers",
+        c.blobs, c.images, c.records, c.snapshots, c.chains, c.containers
+    );
+    for p in &r.problems {
+        // Problems quote what the store holds (step names from Dockerfiles, tags).
+        let message = crate::diag::escape(&p.message);
+        match &p.repaired {
+            Some(done) => println!("{message} ({done})"),
+            None => println!("{message}"),
+        }
+    }
+    let remaining = r.remaining();
+    let found = r.problems.len();
+    let problems = if found == 1 { "problem" } else { "problems" };
+    if found == 0 {
+        println!("No problems found");
+    } else if repair {
+        println!("{found} {problems} found, {} repaired", found - remaining);
+    } else {
+        println!("{found} {problems} found; `kiln system check --repair` repairs them");
+    }
+    Ok(if remaining > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[cfg(test)]
