@@ -138,6 +138,8 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
         network,
         source_date_epoch,
         context_name: "context".into(),
+        // The builder reads the context's .dockerignore.
+        dockerignore: None,
     };
     let req = BuildRequest {
         context_dir: a.context.clone(),
