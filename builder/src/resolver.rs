@@ -45,11 +45,7 @@ fn check_platform(
     if config.os == want.os && config.architecture == want.architecture {
         return Ok(());
     }
-    let have = Platform {
-        os: config.os.clone(),
-        architecture: config.architecture.clone(),
-        variant: config.variant.clone(),
-    };
+    let have = Platform::new(&config.os, &config.architecture, config.variant.as_deref());
     Err(format!(
         "{reference:?} in the local store is a {have} image, not {want}: multi-platform builds are not supported yet"
     ))

@@ -10,6 +10,5 @@ pub mod instructions;
 pub mod lint;
 pub mod lower;
 pub mod parser;
-pub mod platform;
 pub mod shell;
 mod stages;

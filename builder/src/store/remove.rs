@@ -3,10 +3,10 @@
 use std::collections::BTreeSet;
 
 use super::error::{Result, StoreError};
-use super::reference::Reference;
 use super::resolve::Found;
 use super::tags::{self, TagIndex};
 use super::ImageStore;
+use oci::Reference;
 
 impl ImageStore {
     /// Remove an image or a tag like `docker rmi`, returning the lines docker prints
@@ -91,7 +91,7 @@ impl ImageStore {
                 // A broken image (its config or manifest gone) is removed all the same.
                 let id = self
                     .manifest(m)
-                    .map(|mf| mf.config.digest.clone())
+                    .map(|mf| mf.config.digest.to_string())
                     .unwrap_or_else(|_| m.clone());
                 ids.insert(id);
                 candidates.extend(self.image_blobs(m));
@@ -165,7 +165,7 @@ impl ImageStore {
                 .map_err(StoreError::content("listing blobs"))?;
             let doomed: Vec<String> = all
                 .into_iter()
-                .map(|(d, _)| d)
+                .map(|(d, _)| d.to_string())
                 .filter(|d| !keep.contains(d))
                 .collect();
             self.delete_unheld(doomed.iter(), held)?;
