@@ -11,10 +11,12 @@ use reqwest::{StatusCode, Url};
 use crate::auth::challenge::Challenge;
 use crate::auth::scope::ScopeSet;
 use crate::auth::token;
-use crate::client::{read_limited, Client, Host, Ping};
+use crate::client::{Client, Host};
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::hosts;
+use crate::ping::Ping;
+use crate::request::read_limited;
 use crate::retry;
 use crate::transport::{self, TlsFailure};
 
@@ -99,31 +101,7 @@ impl Client {
         scopes: &ScopeSet,
         creds: Option<&Credentials>,
     ) -> Result<token::Token> {
-        let invalid = |detail: String| Error::InvalidResponse {
-            registry: host.name.clone(),
-            what: format!("token realm {realm:?}"),
-            detail,
-        };
-        let url = Url::parse(realm).map_err(|e| invalid(format!("not a URL: {e}")))?;
-        let realm_host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) if h.contains(':') => format!("[{h}]:{p}"),
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
-            (None, _) => return Err(invalid("no host".into())),
-        };
-        // Credentials go to the realm: never in clear text, unless to this machine or to a
-        // registry the user configured as plain HTTP or insecure.
-        match url.scheme() {
-            "https" => {}
-            "http"
-                if hosts::is_loopback(&realm_host)
-                    || host.transport.schemes.contains(&transport::Scheme::Http) => {}
-            s => {
-                return Err(invalid(format!(
-                    "scheme {s:?} is not allowed for a token service"
-                )))
-            }
-        }
+        let (url, realm_host) = self.realm_url(host, realm)?;
         let realm_client = self.host(&realm_host, false)?;
         let stored;
         let creds = match creds {
@@ -139,55 +117,11 @@ impl Client {
         let mut attempt = 0;
         let resp = loop {
             attempt += 1;
-            let rb = match creds {
-                Some(Credentials::IdentityToken { token, .. }) => {
-                    let mut form = url::form_urlencoded::Serializer::new(String::new());
-                    form.append_pair("grant_type", "refresh_token")
-                        .append_pair("refresh_token", token)
-                        .append_pair("client_id", "kiln");
-                    if let Some(s) = service {
-                        form.append_pair("service", s);
-                    }
-                    if !scope_list.is_empty() {
-                        form.append_pair("scope", &scope_list.join(" "));
-                    }
-                    realm_client
-                        .transport
-                        .http
-                        .post(url.clone())
-                        .header(
-                            reqwest::header::CONTENT_TYPE,
-                            "application/x-www-form-urlencoded",
-                        )
-                        .body(form.finish())
-                }
-                other => {
-                    let mut u = url.clone();
-                    {
-                        let mut q = u.query_pairs_mut();
-                        if let Some(s) = service {
-                            q.append_pair("service", s);
-                        }
-                        for s in &scope_list {
-                            q.append_pair("scope", s);
-                        }
-                        if let Some(Credentials::Basic { username, .. }) = other {
-                            q.append_pair("account", username);
-                        }
-                    }
-                    let rb = realm_client.transport.http.get(u);
-                    match other {
-                        Some(Credentials::Basic { username, password }) => {
-                            rb.header(reqwest::header::AUTHORIZATION, basic(username, password))
-                        }
-                        _ => rb,
-                    }
-                }
-            };
+            let rb = token_request(&realm_client, &url, service, &scope_list, creds);
             match rb.send().await {
                 Ok(r) if retry::transient_status(r.status()) && attempt < attempts => {
-                    tokio::time::sleep(policy.delay(attempt, retry::retry_after(r.headers())))
-                        .await;
+                    let wait = policy.delay(attempt, retry::retry_after(r.headers()));
+                    tokio::time::sleep(wait).await;
                 }
                 Ok(r) => break r,
                 Err(e) => {
@@ -205,15 +139,52 @@ impl Client {
                 }
             }
         };
-        let status = resp.status();
         log::debug!(
-            "token for {} {:?} from {}: {}",
+            "token for {} {:?} from {realm}: {}",
             host.name,
             scope_list,
-            realm,
-            status
+            resp.status()
         );
-        match status {
+        self.token_answer(host, realm, &scope_list, resp).await
+    }
+
+    /// The realm as a URL and its `host[:port]`. Credentials go to it: never in clear text,
+    /// unless to this machine or for a registry the user configured as plain HTTP or insecure.
+    fn realm_url(&self, host: &Host, realm: &str) -> Result<(Url, String)> {
+        let invalid = |detail: String| Error::InvalidResponse {
+            registry: host.name.clone(),
+            what: format!("token realm {realm:?}"),
+            detail,
+        };
+        let url = Url::parse(realm).map_err(|e| invalid(format!("not a URL: {e}")))?;
+        let realm_host = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) if h.contains(':') => format!("[{h}]:{p}"),
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            (None, _) => return Err(invalid("no host".into())),
+        };
+        match url.scheme() {
+            "https" => Ok((url, realm_host)),
+            "http"
+                if hosts::is_loopback(&realm_host)
+                    || host.transport.schemes.contains(&transport::Scheme::Http) =>
+            {
+                Ok((url, realm_host))
+            }
+            s => Err(invalid(format!(
+                "scheme {s:?} is not allowed for a token service"
+            ))),
+        }
+    }
+
+    async fn token_answer(
+        &self,
+        host: &Host,
+        realm: &str,
+        scopes: &[String],
+        resp: reqwest::Response,
+    ) -> Result<token::Token> {
+        match resp.status() {
             s if s.is_success() => {}
             StatusCode::UNAUTHORIZED => {
                 return Err(Error::Unauthorized {
@@ -224,16 +195,23 @@ impl Client {
             StatusCode::FORBIDDEN => {
                 return Err(Error::Denied {
                     registry: host.name.clone(),
-                    what: scope_list.join(" "),
+                    what: scopes.join(" "),
                     message: None,
                 })
             }
-            s => return Err(invalid(format!("answered {s}"))),
+            s => {
+                return Err(Error::InvalidResponse {
+                    registry: host.name.clone(),
+                    what: format!("token realm {realm:?}"),
+                    detail: format!("answered {s}"),
+                })
+            }
         }
-        let body = read_limited(resp, 1 << 20)
-            .await
-            .map_err(|_| invalid("the answer could not be read (or is over 1 MiB)".into()))?;
-        token::parse_answer(&body, Instant::now()).ok_or_else(|| self.bad_token(host, realm))
+        match read_limited(resp, 1 << 20).await {
+            Ok(body) => token::parse_answer(&body, Instant::now()),
+            Err(_) => None,
+        }
+        .ok_or_else(|| self.bad_token(host, realm))
     }
 
     /// Check that `creds` are accepted by `registry` (`kiln login`), without storing them:
@@ -283,6 +261,58 @@ impl Client {
                 }
             }
         }
+    }
+}
+
+/// The token request: a POST of the refresh token for an identity token (docker's OAuth
+/// flow), else a GET with the scopes, with basic credentials when there are some.
+fn token_request(
+    realm: &Host,
+    url: &Url,
+    service: Option<&str>,
+    scopes: &[String],
+    creds: Option<&Credentials>,
+) -> reqwest::RequestBuilder {
+    if let Some(Credentials::IdentityToken { token, .. }) = creds {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "refresh_token")
+            .append_pair("refresh_token", token)
+            .append_pair("client_id", "kiln");
+        if let Some(s) = service {
+            form.append_pair("service", s);
+        }
+        if !scopes.is_empty() {
+            form.append_pair("scope", &scopes.join(" "));
+        }
+        return realm
+            .transport
+            .http
+            .post(url.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(form.finish());
+    }
+    let mut u = url.clone();
+    {
+        let mut q = u.query_pairs_mut();
+        if let Some(s) = service {
+            q.append_pair("service", s);
+        }
+        for s in scopes {
+            q.append_pair("scope", s);
+        }
+        if let Some(Credentials::Basic { username, .. }) = creds {
+            q.append_pair("account", username);
+        }
+    }
+    let rb = realm.transport.http.get(u);
+    match creds {
+        Some(Credentials::Basic { username, password }) => {
+            rb.header(reqwest::header::AUTHORIZATION, basic(username, password))
+        }
+        _ => rb,
     }
 }
 

@@ -10,8 +10,9 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use reqwest::{Method, StatusCode};
 
 use crate::auth::scope::ScopeSet;
-use crate::client::{Client, Host, Req, Subject, Target};
+use crate::client::{Client, Host};
 use crate::error::{Error, Missing, Result};
+use crate::request::{Req, Subject, Target};
 
 /// A blob's body as it arrives. The caller hashes it (with what it already held) and checks
 /// the digest before using it; this stream only guarantees the bytes end at the descriptor's
@@ -101,6 +102,31 @@ fn content_range(v: &str) -> Option<(u64, Option<u64>)> {
     Some((start.trim().parse().ok()?, total))
 }
 
+/// Where a 206 answer starts: it must be where it was asked to, of a blob of the
+/// descriptor's size.
+fn partial_start(
+    resp: &reqwest::Response,
+    offset: u64,
+    desc: &Descriptor,
+    host: &Host,
+    subj: &Subject,
+) -> Result<u64> {
+    let header = resp.headers().get(CONTENT_RANGE);
+    match header.and_then(|v| v.to_str().ok()).and_then(content_range) {
+        Some((s, total)) if s == offset && total.is_none_or(|t| t == desc.size) => Ok(s),
+        Some((s, Some(total))) if s == offset => Err(Error::SizeMismatch {
+            what: subj.what.clone(),
+            expected: desc.size,
+            actual: total,
+        }),
+        _ => Err(Error::InvalidResponse {
+            registry: host.name.clone(),
+            what: subj.what.clone(),
+            detail: format!("asked for bytes from {offset}, got {header:?}"),
+        }),
+    }
+}
+
 impl Client {
     /// The size of blob `digest` in `r`'s repository, or `None` when it is not there. Asks
     /// the registry itself, never a mirror (this is what a push checks).
@@ -173,33 +199,7 @@ impl Client {
             let length = resp.content_length();
             let start = match status {
                 StatusCode::PARTIAL_CONTENT if offset > 0 => {
-                    let range = resp
-                        .headers()
-                        .get(CONTENT_RANGE)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(content_range);
-                    match range {
-                        Some((s, total)) if s == offset && total.is_none_or(|t| t == desc.size) => {
-                            s
-                        }
-                        Some((s, Some(total))) if s == offset => {
-                            return Err(Error::SizeMismatch {
-                                what: subj.what,
-                                expected: desc.size,
-                                actual: total,
-                            })
-                        }
-                        _ => {
-                            return Err(Error::InvalidResponse {
-                                registry: host.name.clone(),
-                                what: subj.what,
-                                detail: format!(
-                                    "asked for bytes from {offset}, got {:?}",
-                                    resp.headers().get(CONTENT_RANGE)
-                                ),
-                            })
-                        }
-                    }
+                    partial_start(&resp, offset, desc, host, &subj)?
                 }
                 StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 => {
                     log::debug!(

@@ -10,10 +10,11 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::auth::scope::ScopeSet;
-use crate::client::{Client, Host, Req, Subject, Target};
+use crate::client::{Client, Host};
 use crate::error::{Error, Missing, Result};
 use crate::manifest::DOCKER_CONTENT_DIGEST;
 use crate::progress::Progress;
+use crate::request::{Req, Subject, Target};
 use crate::source::{BlobSource, Pump, SourceError};
 
 /// How a blob came to be in the repository.

@@ -244,45 +244,7 @@ impl Client {
         held: u64,
         progress: &dyn Progress,
     ) -> std::result::Result<Outcome, (Error, bool)> {
-        let (tx, mut rx) = mpsc::channel::<Msg>(16);
-        let (client, r2, d2) = (self.inner.clone(), r.clone(), desc.clone());
-        self.rt.spawn(async move {
-            let mut s = match client.open_blob(&r2, &d2, held).await {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = tx.send(Msg::Fail(e)).await;
-                    return;
-                }
-            };
-            if tx.send(Msg::Start(s.start())).await.is_err() {
-                return;
-            }
-            let mut buf = BytesMut::new();
-            loop {
-                let next = s.next_chunk().await;
-                let end = !matches!(next, Ok(Some(_)));
-                if let Ok(Some(b)) = &next {
-                    buf.extend_from_slice(b);
-                }
-                if (buf.len() >= HANDOFF || end)
-                    && !buf.is_empty()
-                    && tx.send(Msg::Data(buf.split().freeze())).await.is_err()
-                {
-                    return;
-                }
-                match next {
-                    Ok(Some(_)) => {}
-                    Ok(None) => {
-                        let _ = tx.send(Msg::End).await;
-                        return;
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Msg::Fail(e)).await;
-                        return;
-                    }
-                }
-            }
-        });
+        let mut rx = self.spawn_download(r, desc, held);
         let io = |what: &'static str, progressed: bool| {
             let what = format!("{what} blob {}", desc.digest);
             move |source| (Error::Io { what, source }, progressed)
@@ -331,6 +293,53 @@ impl Client {
             resumed_from: start,
             transferred: pos - start,
         }))
+    }
+}
+
+impl Client {
+    /// The network side of a fetch, on the runtime: open the blob at `held`, then hand its
+    /// bytes over in pieces of about [`HANDOFF`] through a bounded channel.
+    fn spawn_download(&self, r: &Reference, desc: &Descriptor, held: u64) -> mpsc::Receiver<Msg> {
+        let (tx, rx) = mpsc::channel::<Msg>(16);
+        let (client, r, desc) = (self.inner.clone(), r.clone(), desc.clone());
+        self.rt.spawn(async move {
+            let mut s = match client.open_blob(&r, &desc, held).await {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = tx.send(Msg::Fail(e)).await;
+                    return;
+                }
+            };
+            if tx.send(Msg::Start(s.start())).await.is_err() {
+                return;
+            }
+            let mut buf = BytesMut::new();
+            loop {
+                let next = s.next_chunk().await;
+                let end = !matches!(next, Ok(Some(_)));
+                if let Ok(Some(b)) = &next {
+                    buf.extend_from_slice(b);
+                }
+                if (buf.len() >= HANDOFF || end)
+                    && !buf.is_empty()
+                    && tx.send(Msg::Data(buf.split().freeze())).await.is_err()
+                {
+                    return;
+                }
+                match next {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        let _ = tx.send(Msg::End).await;
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Msg::Fail(e)).await;
+                        return;
+                    }
+                }
+            }
+        });
+        rx
     }
 }
 

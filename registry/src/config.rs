@@ -152,7 +152,13 @@ impl RegistryConfig {
             if cfg.keypair.iter().any(|k| k.key.as_os_str().is_empty()) {
                 return Err(bad(format!("[registry.{name:?}] keypair: empty key path")));
             }
-            hosts.insert(hosts::config_name(&name), cfg);
+            // `index.docker.io` and `docker.io` are one registry: their sections add up.
+            let into: &mut HostConfig = hosts.entry(hosts::config_name(&name)).or_default();
+            into.mirrors.extend(cfg.mirrors);
+            into.http |= cfg.http;
+            into.insecure |= cfg.insecure;
+            into.ca.extend(cfg.ca);
+            into.keypair.extend(cfg.keypair);
         }
         Ok(RegistryConfig { hosts })
     }

@@ -173,7 +173,7 @@ pub enum Error {
         /// The image asked for.
         reference: String,
         /// The platform wanted.
-        wanted: Platform,
+        wanted: Box<Platform>,
         /// The platforms the index has.
         available: Vec<Platform>,
     },
@@ -279,7 +279,7 @@ mod tests {
         );
         let e = Error::PlatformNotFound {
             reference: "x".into(),
-            wanted: Platform::parse("linux/s390x").unwrap(),
+            wanted: Box::new(Platform::parse("linux/s390x").unwrap()),
             available: vec![
                 Platform::parse("linux/amd64").unwrap(),
                 Platform::parse("linux/arm64").unwrap(),

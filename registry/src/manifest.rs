@@ -7,8 +7,9 @@ use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 
 use crate::auth::scope::ScopeSet;
-use crate::client::{read_limited, Client, Host, ReadError, Req, Subject, Target};
+use crate::client::{Client, Host};
 use crate::error::{Error, Missing, Result};
+use crate::request::{read_limited, ReadError, Req, Subject, Target};
 
 /// What kiln accepts as a manifest, best first.
 const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, \
@@ -70,7 +71,7 @@ pub fn select_platform<'a>(
             }
             Err(Error::PlatformNotFound {
                 reference: reference.to_string(),
-                wanted: want.clone(),
+                wanted: Box::new(want.clone()),
                 available,
             })
         }
@@ -99,6 +100,69 @@ fn content_type(h: &reqwest::header::HeaderMap) -> Option<String> {
     let v = h.get(CONTENT_TYPE)?.to_str().ok()?;
     let t = v.split(';').next().unwrap_or(v).trim();
     (!t.is_empty()).then(|| t.to_string())
+}
+
+/// The digest of `bytes`: the one asked for when fetched by digest, and the registry's
+/// announced one (when it uses the same algorithm) when fetched by tag.
+fn check_digest(
+    bytes: &[u8],
+    by_digest: Option<&Digest>,
+    announced: Option<Digest>,
+    subj: &Subject,
+) -> Result<Digest> {
+    let alg = by_digest
+        .map(|d| d.algorithm())
+        .unwrap_or(oci::Algorithm::Sha256);
+    let mut hasher = oci::Hasher::new(alg);
+    hasher.update(bytes);
+    let digest = hasher.finish();
+    let want = match by_digest {
+        Some(w) => Some(w.clone()),
+        None => announced.filter(|h| h.algorithm() == digest.algorithm()),
+    };
+    match want {
+        Some(w) if w != digest => Err(Error::DigestMismatch {
+            what: subj.what.clone(),
+            expected: w,
+            actual: digest,
+        }),
+        _ => Ok(digest),
+    }
+}
+
+/// Parse a manifest or index served as `served`, refusing one that says it is another type.
+fn parse_kind(bytes: &[u8], served: Option<&str>, what: &str) -> Result<ManifestKind> {
+    ManifestKind::parse(bytes, served).map_err(|source| match source {
+        oci::ManifestError::MediaTypeMismatch { served, document } => Error::MediaTypeMismatch {
+            what: what.to_string(),
+            expected: served,
+            actual: document,
+        },
+        source => Error::Manifest {
+            what: what.to_string(),
+            source,
+        },
+    })
+}
+
+/// What was fetched must be what its descriptor says: size and media type (the digest was
+/// checked as it was fetched by it).
+fn check_descriptor(got: &Descriptor, want: &Descriptor, what: &str) -> Result<()> {
+    if want.size != got.size {
+        return Err(Error::SizeMismatch {
+            what: what.to_string(),
+            expected: want.size,
+            actual: got.size,
+        });
+    }
+    if want.media_type != got.media_type {
+        return Err(Error::MediaTypeMismatch {
+            what: what.to_string(),
+            expected: want.media_type.clone(),
+            actual: got.media_type.clone(),
+        });
+    }
+    Ok(())
 }
 
 impl Client {
@@ -217,44 +281,8 @@ impl Client {
             }
             Err(ReadError::Http(e)) => return Err(self.transport_error(host, 1, Box::new(e))),
         };
-        let alg = by_digest
-            .as_ref()
-            .map(|d| d.algorithm())
-            .unwrap_or(oci::Algorithm::Sha256);
-        let mut hasher = oci::Hasher::new(alg);
-        hasher.update(&bytes);
-        let digest = hasher.finish();
-        if let Some(want) = &by_digest {
-            if *want != digest {
-                return Err(Error::DigestMismatch {
-                    what: subj.what,
-                    expected: want.clone(),
-                    actual: digest,
-                });
-            }
-        } else if let Some(h) = header_digest.filter(|h| h.algorithm() == digest.algorithm()) {
-            if h != digest {
-                return Err(Error::DigestMismatch {
-                    what: subj.what,
-                    expected: h,
-                    actual: digest,
-                });
-            }
-        }
-        let kind =
-            ManifestKind::parse(&bytes, served.as_deref()).map_err(|source| match source {
-                oci::ManifestError::MediaTypeMismatch { served, document } => {
-                    Error::MediaTypeMismatch {
-                        what: subj.what.clone(),
-                        expected: served,
-                        actual: document,
-                    }
-                }
-                source => Error::Manifest {
-                    what: subj.what.clone(),
-                    source,
-                },
-            })?;
+        let digest = check_digest(&bytes, by_digest.as_ref(), header_digest, &subj)?;
+        let kind = parse_kind(&bytes, served.as_deref(), &subj.what)?;
         let media_type = match &kind {
             ManifestKind::Image(m) => m.media_type.clone(),
             ManifestKind::Index(i) => i.media_type.clone(),
@@ -270,20 +298,7 @@ impl Client {
             kind,
         };
         if let Some(d) = expected {
-            if d.size != fetched.descriptor.size {
-                return Err(Error::SizeMismatch {
-                    what: subj.what,
-                    expected: d.size,
-                    actual: fetched.descriptor.size,
-                });
-            }
-            if d.media_type != fetched.descriptor.media_type {
-                return Err(Error::MediaTypeMismatch {
-                    what: subj.what,
-                    expected: d.media_type.clone(),
-                    actual: fetched.descriptor.media_type,
-                });
-            }
+            check_descriptor(&fetched.descriptor, d, &subj.what)?;
         }
         Ok(fetched)
     }
@@ -331,19 +346,7 @@ impl Client {
     ) -> Result<Digest> {
         let digest = Digest::sha256(bytes);
         let what = format!("manifest {}", r.name());
-        ManifestKind::parse(bytes, Some(media_type)).map_err(|source| match source {
-            oci::ManifestError::MediaTypeMismatch { served, document } => {
-                Error::MediaTypeMismatch {
-                    what: what.clone(),
-                    expected: served,
-                    actual: document,
-                }
-            }
-            source => Error::Manifest {
-                what: what.clone(),
-                source,
-            },
-        })?;
+        parse_kind(bytes, Some(media_type), &what)?;
         if let Some(d) = &r.digest {
             if *d != digest {
                 return Err(Error::DigestMismatch {

@@ -21,7 +21,8 @@ pub trait BlobSink {
     /// Drop everything it holds: the fetch starts again from the first byte.
     fn reset(&mut self) -> io::Result<()>;
 
-    /// All `size` bytes are written and hash to `digest`: make the blob visible.
+    /// All `size` bytes are written and hash to `digest`: make the blob visible. (An empty
+    /// blob is committed without any `write`.)
     fn commit(&mut self, digest: &Digest, size: u64) -> io::Result<()>;
 
     /// The bytes did not verify: throw all of them away (nothing of a tampered blob is kept).

@@ -4,8 +4,9 @@ use oci::Reference;
 use reqwest::Method;
 
 use crate::auth::scope::ScopeSet;
-use crate::client::{read_limited, Client, Req, Subject, Target};
+use crate::client::Client;
 use crate::error::{Error, Missing, Result};
+use crate::request::{read_limited, Req, Subject, Target};
 
 /// The most pages followed (a registry that links forever is cut off).
 const MAX_PAGES: usize = 1000;

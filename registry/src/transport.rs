@@ -130,6 +130,41 @@ fn read_certs_dir(registry: &str, dir: &Path, m: &mut Material) -> Result<()> {
     Ok(())
 }
 
+/// The rustls configuration: the system's roots and `m`'s CAs (or no verification at all for
+/// an `insecure` registry), and `m`'s client certificate.
+fn tls_config(name: &str, insecure: bool, m: Material) -> Result<rustls::ClientConfig> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls {
+            registry: name.to_string(),
+            path: None,
+            source: Box::new(e),
+        })?;
+    let builder = if insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider())))
+    } else {
+        let mut roots = RootCertStore::empty();
+        roots.add_parsable_certificates(system_roots().iter().cloned());
+        for ca in m.cas {
+            roots.add(ca).map_err(|e| Error::Tls {
+                registry: name.to_string(),
+                path: None,
+                source: Box::new(e),
+            })?;
+        }
+        builder.with_root_certificates(roots)
+    };
+    let tls = match m.client {
+        Some((chain, key, path)) => builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| tls_err(name, &path, e))?,
+        None => builder.with_no_client_auth(),
+    };
+    Ok(tls)
+}
+
 /// Build the client for registry `name` (whose API is at `api`).
 pub(crate) fn build(
     name: &str,
@@ -159,35 +194,7 @@ pub(crate) fn build(
             ));
         }
     }
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls {
-            registry: name.to_string(),
-            path: None,
-            source: Box::new(e),
-        })?;
-    let builder = if cfg.insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider())))
-    } else {
-        let mut roots = RootCertStore::empty();
-        roots.add_parsable_certificates(system_roots().iter().cloned());
-        for ca in m.cas {
-            roots.add(ca).map_err(|e| Error::Tls {
-                registry: name.to_string(),
-                path: None,
-                source: Box::new(e),
-            })?;
-        }
-        builder.with_root_certificates(roots)
-    };
-    let mut tls = match m.client {
-        Some((chain, key, path)) => builder
-            .with_client_auth_cert(chain, key)
-            .map_err(|e| tls_err(name, &path, e))?,
-        None => builder.with_no_client_auth(),
-    };
+    let mut tls = tls_config(name, cfg.insecure, m)?;
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let http = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
@@ -225,18 +232,20 @@ pub(crate) enum TlsFailure {
 pub(crate) fn tls_failure(e: &(dyn std::error::Error + 'static)) -> Option<TlsFailure> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
-        let tls = err.downcast_ref::<rustls::Error>().or_else(|| {
-            err.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        if let Some(t) = tls {
+        if let Some(t) = err.downcast_ref::<rustls::Error>() {
             return Some(match t {
                 rustls::Error::InvalidMessage(_) => TlsFailure::NotTls,
                 other => TlsFailure::Handshake(other.to_string()),
             });
         }
-        cur = err.source();
+        // An io::Error's `source()` skips the error it wraps: descend into that one.
+        cur = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
     }
     None
 }

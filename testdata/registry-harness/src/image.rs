@@ -49,8 +49,29 @@ pub fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
     out
 }
 
-/// An image for `platform` with layers of these sizes, all from `seed`.
+/// An image for `platform` with layers of exactly these sizes (pseudo-random bytes, labelled
+/// gzip: registries do not look inside), all from `seed`.
 pub fn image(seed: u64, platform: &str, layer_sizes: &[usize]) -> TestImage {
+    make(seed, platform, layer_sizes, |b| b)
+}
+
+/// As [`image`], with layers that really are gzip streams (of that many random bytes), for
+/// peers that look inside (skopeo recompresses what is not what its media type says).
+pub fn image_gz(seed: u64, platform: &str, layer_sizes: &[usize]) -> TestImage {
+    make(seed, platform, layer_sizes, |b| {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&b).expect("gzip in memory");
+        gz.finish().expect("gzip in memory")
+    })
+}
+
+fn make(
+    seed: u64,
+    platform: &str,
+    layer_sizes: &[usize],
+    layer: fn(Vec<u8>) -> Vec<u8>,
+) -> TestImage {
     let platform = Platform::parse(platform).expect("a platform");
     let layers: Vec<Blob> = layer_sizes
         .iter()
@@ -58,7 +79,7 @@ pub fn image(seed: u64, platform: &str, layer_sizes: &[usize]) -> TestImage {
         .map(|(i, n)| {
             Blob::new(
                 media::OCI_LAYER_GZIP,
-                random_bytes(seed * 1000 + i as u64, *n),
+                layer(random_bytes(seed * 1000 + i as u64, *n)),
             )
         })
         .collect();

@@ -134,100 +134,28 @@ impl Registry {
             .prefix("kiln-registry-")
             .tempdir()
             .expect("a temp dir");
-        let d = dir.path();
-        let mut extra = String::new();
-        let mut token = None;
-        match &opts.auth {
-            Auth::Anonymous => {}
-            Auth::Basic(users) => {
-                let mut lines = String::new();
-                for (u, p) in users {
-                    let h = bcrypt::hash_with_result(p, 5).expect("bcrypt");
-                    lines.push_str(&format!(
-                        "{u}:{}\n",
-                        h.format_for_version(bcrypt::Version::TwoY)
-                    ));
-                }
-                write(&d.join("htpasswd"), &lines);
-                extra.push_str(&format!(
-                    "auth:\n  htpasswd:\n    realm: kiln-test\n    path: {}\n",
-                    d.join("htpasswd").display()
-                ));
-            }
-            Auth::Token(policy) => {
-                let signer = pki::token_signer();
-                write(&d.join("token.crt"), &signer.cert_pem);
-                let t = TokenServer::start(policy.clone(), &signer);
-                extra.push_str(&format!(
-                    "auth:\n  token:\n    realm: {}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
-                    t.realm(),
-                    d.join("token.crt").display()
-                ));
-                token = Some(t);
-            }
-        }
-        let mut tls = String::new();
-        if opts.tls {
-            let pki = Pki::new();
-            write(&d.join("ca.pem"), &pki.ca.cert_pem);
-            write(&d.join("server.crt"), &pki.server.cert_pem);
-            write(&d.join("server.key"), &pki.server.key_pem);
-            write(&d.join("client.cert"), &pki.client.cert_pem);
-            write(&d.join("client.key"), &pki.client.key_pem);
-            tls = format!(
-                "  tls:\n    certificate: {}\n    key: {}\n",
-                d.join("server.crt").display(),
-                d.join("server.key").display()
-            );
-            if opts.client_certs {
-                tls.push_str(&format!(
-                    "    clientcas:\n      - {}\n",
-                    d.join("ca.pem").display()
-                ));
-            }
-        }
+        let (auth, mut token) = auth_section(&opts.auth, dir.path());
+        let tls = if opts.tls {
+            tls_section(dir.path(), opts.client_certs)
+        } else {
+            String::new()
+        };
         for _ in 0..5 {
             let port = free_port();
-            let config = format!(
-                "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n\
-                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: 127.0.0.1:{port}\n  secret: kiln-test-secret\n{tls}{extra}",
-                d.join("data").display()
-            );
-            write(&d.join("config.yml"), &config);
-            let out = std::fs::File::create(d.join("access.log")).expect("access log");
-            let err = std::fs::File::create(d.join("registry.log")).expect("registry log");
-            let mut child = Command::new(REGISTRY_BINARY)
-                .arg("serve")
-                .arg(d.join("config.yml"))
-                .stdin(Stdio::null())
-                .stdout(out)
-                .stderr(err)
-                .spawn()
-                .unwrap_or_else(|e| panic!("start {REGISTRY_BINARY}: {e}"));
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline {
-                if child.try_wait().ok().flatten().is_some() {
-                    break;
-                }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    let mut r = Registry {
-                        child,
-                        port,
-                        dir,
-                        tls: opts.tls,
-                        token,
-                        sentinel: Default::default(),
-                    };
-                    r.make_certs_d(opts.tls);
-                    return r;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            if let Some(child) = spawn(dir.path(), port, &format!("{tls}{auth}")) {
+                let mut r = Registry {
+                    child,
+                    port,
+                    dir,
+                    tls: opts.tls,
+                    token: token.take(),
+                    sentinel: Default::default(),
+                };
+                r.make_certs_d(opts.tls);
+                return r;
             }
-            let _ = child.kill();
-            let _ = child.wait();
         }
-        let log = std::fs::read_to_string(d.join("registry.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default();
         panic!("the registry did not start:\n{log}");
     }
 
@@ -333,6 +261,95 @@ impl Registry {
             }
         }
     }
+}
+
+/// The `auth:` section (and the token service it names).
+fn auth_section(auth: &Auth, d: &Path) -> (String, Option<TokenServer>) {
+    match auth {
+        Auth::Anonymous => (String::new(), None),
+        Auth::Basic(users) => {
+            let mut lines = String::new();
+            for (u, p) in users {
+                let h = bcrypt::hash_with_result(p, 5).expect("bcrypt");
+                let h = h.format_for_version(bcrypt::Version::TwoY);
+                lines.push_str(&format!("{u}:{h}\n"));
+            }
+            write(&d.join("htpasswd"), &lines);
+            let path = d.join("htpasswd");
+            let section = format!(
+                "auth:\n  htpasswd:\n    realm: kiln-test\n    path: {}\n",
+                path.display()
+            );
+            (section, None)
+        }
+        Auth::Token(policy) => {
+            let signer = pki::token_signer();
+            write(&d.join("token.crt"), &signer.cert_pem);
+            let t = TokenServer::start(policy.clone(), &signer);
+            let section = format!(
+                "auth:\n  token:\n    realm: {}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
+                t.realm(),
+                d.join("token.crt").display()
+            );
+            (section, Some(t))
+        }
+    }
+}
+
+/// Make the CA and certificates; the `tls:` lines of the `http:` section.
+fn tls_section(d: &Path, client_certs: bool) -> String {
+    let pki = Pki::new();
+    write(&d.join("ca.pem"), &pki.ca.cert_pem);
+    write(&d.join("server.crt"), &pki.server.cert_pem);
+    write(&d.join("server.key"), &pki.server.key_pem);
+    write(&d.join("client.cert"), &pki.client.cert_pem);
+    write(&d.join("client.key"), &pki.client.key_pem);
+    let mut tls = format!(
+        "  tls:\n    certificate: {}\n    key: {}\n",
+        d.join("server.crt").display(),
+        d.join("server.key").display()
+    );
+    if client_certs {
+        tls.push_str(&format!(
+            "    clientcas:\n      - {}\n",
+            d.join("ca.pem").display()
+        ));
+    }
+    tls
+}
+
+/// Start the registry on `port`; `None` if it exits (the port was taken) or never listens.
+fn spawn(d: &Path, port: u16, sections: &str) -> Option<Child> {
+    let config = format!(
+        "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n\
+         storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+         http:\n  addr: 127.0.0.1:{port}\n  secret: kiln-test-secret\n{sections}",
+        d.join("data").display()
+    );
+    write(&d.join("config.yml"), &config);
+    let out = std::fs::File::create(d.join("access.log")).expect("access log");
+    let err = std::fs::File::create(d.join("registry.log")).expect("registry log");
+    let mut child = Command::new(REGISTRY_BINARY)
+        .arg("serve")
+        .arg(d.join("config.yml"))
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {REGISTRY_BINARY}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if child.try_wait().ok().flatten().is_some() {
+            return None;
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(child);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
 }
 
 impl Drop for Registry {
