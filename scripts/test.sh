@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # busybox-static: the base image of the tests; docker.io, skopeo, umoci: the peers that must
-# accept kiln's images (and make images kiln must accept).
+# accept kiln's images (and make images kiln must accept); docker-registry: the CNCF registry
+# the registry client's tests start (registry-harness), one per test on a free port.
 need=()
-for p in busybox-static docker.io skopeo umoci; do
+for p in busybox-static docker.io skopeo umoci docker-registry; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -50,6 +50,14 @@ enum Msg {
     Fail(Error),
 }
 
+/// Where a fetch failed.
+enum Stage {
+    /// Opening it (already retried by the request), or on this side (the sink).
+    Open,
+    /// Reading its body.
+    Body { progressed: bool },
+}
+
 enum Outcome {
     Done(Fetched),
     Mismatch { start: u64, actual: Digest },
@@ -219,7 +227,9 @@ impl Client {
                         actual,
                     });
                 }
-                Err((e, progressed))
+                // The open was retried already; a body broken off is resumed, without limit
+                // while each attempt brings bytes, a few times when none do.
+                Err((e, Stage::Body { progressed }))
                     if e.is_transient() && (progressed || failures + 1 < attempts) =>
                 {
                     failures = if progressed { 0 } else { failures + 1 };
@@ -243,31 +253,27 @@ impl Client {
         sink: &mut dyn BlobSink,
         held: u64,
         progress: &dyn Progress,
-    ) -> std::result::Result<Outcome, (Error, bool)> {
+    ) -> std::result::Result<Outcome, (Error, Stage)> {
         let mut rx = self.spawn_download(r, desc, held);
-        let io = |what: &'static str, progressed: bool| {
+        let io = |what: &'static str| {
             let what = format!("{what} blob {}", desc.digest);
-            move |source| (Error::Io { what, source }, progressed)
+            move |source| (Error::Io { what, source }, Stage::Open)
         };
         let gone = || {
-            (
-                Error::Io {
-                    what: format!("fetching blob {}", desc.digest),
-                    source: std::io::Error::other("the fetch stopped without a word"),
-                },
-                false,
-            )
+            let source = std::io::Error::other("the fetch stopped without a word");
+            let what = format!("fetching blob {}", desc.digest);
+            (Error::Io { what, source }, Stage::Open)
         };
         let start = match rx.blocking_recv() {
             Some(Msg::Start(s)) => s,
-            Some(Msg::Fail(e)) => return Err((e, false)),
+            Some(Msg::Fail(e)) => return Err((e, Stage::Open)),
             _ => return Err(gone()),
         };
         let mut hasher = Hasher::new(desc.digest.algorithm());
         if start > 0 {
-            hash_held(sink, start, &mut hasher).map_err(io("reading the partial", false))?;
+            hash_held(sink, start, &mut hasher).map_err(io("reading the partial"))?;
         } else if held > 0 {
-            sink.reset().map_err(io("resetting the partial", false))?;
+            sink.reset().map_err(io("resetting the partial"))?;
         }
         let mut pos = start;
         progress.update(&desc.digest, pos, desc.size);
@@ -275,12 +281,19 @@ impl Client {
             match rx.blocking_recv() {
                 Some(Msg::Data(b)) => {
                     hasher.update(&b);
-                    sink.write(&b).map_err(io("writing", pos > start))?;
+                    sink.write(&b).map_err(io("writing"))?;
                     pos += b.len() as u64;
                     progress.update(&desc.digest, pos, desc.size);
                 }
                 Some(Msg::End) => break,
-                Some(Msg::Fail(e)) => return Err((e, pos > start)),
+                Some(Msg::Fail(e)) => {
+                    return Err((
+                        e,
+                        Stage::Body {
+                            progressed: pos > start,
+                        },
+                    ))
+                }
                 _ => return Err(gone()),
             }
         }
@@ -288,7 +301,7 @@ impl Client {
         if actual != desc.digest {
             return Ok(Outcome::Mismatch { start, actual });
         }
-        sink.commit(&actual, pos).map_err(io("committing", true))?;
+        sink.commit(&actual, pos).map_err(io("committing"))?;
         Ok(Outcome::Done(Fetched {
             resumed_from: start,
             transferred: pos - start,

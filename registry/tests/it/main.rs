@@ -11,5 +11,6 @@ mod index;
 mod interop;
 mod mirrors;
 mod resume;
+mod retries;
 mod roundtrip;
 mod tls;

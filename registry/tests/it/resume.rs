@@ -4,9 +4,10 @@
 use std::sync::Mutex;
 
 use oci::Digest;
+use oci::Reference;
 use registry::NoProgress;
 use registry_harness::image::image;
-use registry_harness::Registry;
+use registry_harness::{CuttingProxy, Registry};
 
 use crate::common::{client, push_image, reference, FileSink};
 
@@ -105,4 +106,35 @@ fn a_sink_holding_all_of_it_is_verified_without_a_fetch() {
         .access_log()
         .iter()
         .any(|a| a.method == "GET" && a.path.ends_with(layer.descriptor.digest.as_str())));
+}
+
+#[test]
+fn a_connection_broken_mid_blob_resumes_where_it_broke() {
+    if !registry_harness::available() {
+        return;
+    }
+    let reg = Registry::anonymous();
+    let img = image(23, "linux/amd64", &[1 << 20]);
+    push_image(&client(&reg), &reference(&reg, "kiln/flaky:1"), &img);
+    // The first answer to pass 300 KiB is cut there.
+    let proxy = CuttingProxy::start(reg.port(), 300 << 10, 1);
+    let c = client(&reg);
+    let r = Reference::parse(&format!("{}/kiln/flaky:1", proxy.host())).unwrap();
+    let layer = &img.layers[0];
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = FileSink::new(dir.path(), &layer.descriptor.digest);
+    let f = c
+        .fetch_blob(&r, &layer.descriptor, &mut sink, &NoProgress)
+        .unwrap();
+    assert_eq!(proxy.cuts_left(), 0);
+    assert!(f.resumed_from > 0 && f.resumed_from < 1 << 20, "{f:?}");
+    assert_eq!(f.transferred, (1 << 20) - f.resumed_from);
+    assert_eq!(sink.committed().unwrap(), layer.bytes);
+    let statuses: Vec<u16> = reg
+        .access_log()
+        .into_iter()
+        .filter(|a| a.method == "GET" && a.path.ends_with(layer.descriptor.digest.as_str()))
+        .map(|a| a.status)
+        .collect();
+    assert_eq!(statuses, [200, 206]);
 }

@@ -37,6 +37,20 @@ pub struct Options {
     pub tls: bool,
     /// With `tls`: require a client certificate signed by that CA.
     pub client_certs: bool,
+    /// Refuse every write (distribution's read-only maintenance mode: 405 to pushes).
+    pub readonly: bool,
+}
+
+impl Default for Options {
+    /// Anonymous, plain HTTP, writable.
+    fn default() -> Options {
+        Options {
+            auth: Auth::Anonymous,
+            tls: false,
+            client_certs: false,
+            readonly: false,
+        }
+    }
 }
 
 /// One request in the registry's access log.
@@ -90,11 +104,7 @@ fn write(path: &Path, text: &str) {
 impl Registry {
     /// Anonymous, plain HTTP.
     pub fn anonymous() -> Registry {
-        Registry::start(Options {
-            auth: Auth::Anonymous,
-            tls: false,
-            client_certs: false,
-        })
+        Registry::start(Options::default())
     }
 
     /// htpasswd basic auth, plain HTTP.
@@ -105,17 +115,16 @@ impl Registry {
             .collect();
         Registry::start(Options {
             auth: Auth::Basic(users),
-            tls: false,
-            client_certs: false,
+            ..Options::default()
         })
     }
 
     /// Anonymous over HTTPS with a CA of its own ([`Registry::certs_d`] trusts it).
     pub fn tls(client_certs: bool) -> Registry {
         Registry::start(Options {
-            auth: Auth::Anonymous,
             tls: true,
             client_certs,
+            ..Options::default()
         })
     }
 
@@ -123,8 +132,7 @@ impl Registry {
     pub fn token(policy: TokenPolicy) -> Registry {
         Registry::start(Options {
             auth: Auth::Token(policy),
-            tls: false,
-            client_certs: false,
+            ..Options::default()
         })
     }
 
@@ -142,7 +150,12 @@ impl Registry {
         };
         for _ in 0..5 {
             let port = free_port();
-            if let Some(child) = spawn(dir.path(), port, &format!("{tls}{auth}")) {
+            let storage = if opts.readonly {
+                "  maintenance:\n    readonly:\n      enabled: true\n"
+            } else {
+                ""
+            };
+            if let Some(child) = spawn(dir.path(), port, storage, &format!("{tls}{auth}")) {
                 let mut r = Registry {
                     child,
                     port,
@@ -205,6 +218,11 @@ impl Registry {
     /// The token service, with token auth.
     pub fn token_server(&self) -> Option<&TokenServer> {
         self.token.as_ref()
+    }
+
+    /// The registry's storage folder (tests break it to make the registry fail).
+    pub fn storage(&self) -> PathBuf {
+        self.dir.path().join("data/docker/registry/v2")
     }
 
     /// Where the registry keeps blob `digest` on its disk.
@@ -319,10 +337,10 @@ fn tls_section(d: &Path, client_certs: bool) -> String {
 }
 
 /// Start the registry on `port`; `None` if it exits (the port was taken) or never listens.
-fn spawn(d: &Path, port: u16, sections: &str) -> Option<Child> {
+fn spawn(d: &Path, port: u16, storage: &str, sections: &str) -> Option<Child> {
     let config = format!(
         "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n\
-         storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+         storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n{storage}\
          http:\n  addr: 127.0.0.1:{port}\n  secret: kiln-test-secret\n{sections}",
         d.join("data").display()
     );
