@@ -91,9 +91,15 @@ fn parallel<T: Send + Sync>(items: &[T], job: impl Fn(&T) + Sync) {
 
 fn pull(c: &blocking::Client, r: &Reference, dir: &Path, platform: &Platform) -> u64 {
     fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-    let image = c.get_image(r, platform).unwrap_or_else(|e| panic!("{r}: {e}"));
+    let image = c
+        .get_image(r, platform)
+        .unwrap_or_else(|e| panic!("{r}: {e}"));
     let m = &image.manifest;
-    fs::write(dir.join("blobs/sha256").join(m.descriptor.digest.hex()), &m.bytes).unwrap();
+    fs::write(
+        dir.join("blobs/sha256").join(m.descriptor.digest.hex()),
+        &m.bytes,
+    )
+    .unwrap();
     let blobs: Vec<Descriptor> = image.parsed.blobs().cloned().collect();
     let total = Mutex::new(0u64);
     parallel(&blobs, |d| {
