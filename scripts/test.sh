@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 # busybox-static: the base image of the tests; docker.io, skopeo, umoci: the peers that must
 # accept kiln's images (and make images kiln must accept); passt: pasta, the NAT helper of the
 # default network (so the tests run isolated), and slirp4netns, the other one; gcc, libc6-dev:
-# the static sandbox probe.
+# the static sandbox probe; docker-registry: the CNCF registry the registry tests start
+# (registry-harness), one per test on a free port.
 need=()
-for p in busybox-static docker.io skopeo umoci passt slirp4netns gcc libc6-dev; do
+for p in busybox-static docker.io skopeo umoci passt slirp4netns gcc libc6-dev docker-registry; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
