@@ -3,7 +3,7 @@
 use crate::context::{Context, DockerIgnore};
 use crate::error::{Error, Result, ResultExt};
 use crate::export::{commit_image, ExportedImage};
-use crate::resolver::StoreResolver;
+use crate::resolver::{PullPolicy, StoreResolver};
 use crate::root::Kiln;
 use crate::store::Reference;
 use crate::worker::{snapshot_of, KilnWorker};
@@ -30,6 +30,8 @@ pub struct BuildRequest {
     /// `--allow security.insecure`: `RUN --security=insecure` runs privileged (otherwise the
     /// build fails, as BuildKit's does without the entitlement).
     pub allow_insecure: bool,
+    /// `--pull`: when base images are fetched from their registry.
+    pub pull: PullPolicy,
 }
 
 /// What a build made.
@@ -82,6 +84,7 @@ impl ProgressSink for Counting<'_> {
             | Event::Log { vertex, .. }
             | Event::Done { vertex, .. }
             | Event::Error { vertex, .. }
+            | Event::Bytes { vertex, .. }
             | Event::Cancelled { vertex } => *vertex,
         };
         self.max.fetch_max(v, Ordering::Relaxed);
@@ -151,8 +154,8 @@ pub fn build(
     if let Some(ignore) = context.ignore() {
         options.dockerignore = Some(Arc::new(ContextIgnore(ignore.clone())));
     }
-    let plan =
-        lower(&text, &options, &StoreResolver { kiln }).map_err(|e| Error::new(e.to_string()))?;
+    let resolver = StoreResolver::new(kiln).with_policy(req.pull);
+    let plan = lower(&text, &options, &resolver).map_err(|e| Error::new(e.to_string()))?;
     check_entitlements(&plan.graph, req.allow_insecure)?;
     let mut warnings = plan.warnings.clone();
     if uses_default_network(&plan.graph) && kiln_runtime::nat_helper().is_none() {
@@ -164,7 +167,8 @@ pub fn build(
         });
     }
 
-    let worker = KilnWorker::new(kiln.clone(), Some(Arc::new(context)), Runtime::new());
+    let worker = KilnWorker::new(kiln.clone(), Some(Arc::new(context)), Runtime::new())
+        .with_pending(resolver.pending.clone());
     let jobs = if req.jobs == 0 {
         std::thread::available_parallelism()
             .map(|n| n.get())

@@ -10,6 +10,9 @@ pub mod fileop;
 pub mod import;
 pub mod load;
 pub mod prune;
+pub mod pull;
+pub mod push;
+pub mod registry;
 pub mod report;
 pub mod resolver;
 pub mod root;
@@ -25,6 +28,7 @@ pub use root::{default_root, Kiln};
 /// The crates below the builder, re-exported for the CLI, which depends on the builder alone.
 pub use kiln_frontend as frontend;
 pub use kiln_solver as solver;
+pub use oci;
 
 /// The runtime's container init: the binary calls this first thing in `main` (see
 /// [`kiln_runtime::maybe_run_init`]).

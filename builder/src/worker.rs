@@ -44,6 +44,8 @@ pub struct KilnWorker {
     context: Option<Arc<Context>>,
     runtime: Runtime,
     hostname: String,
+    /// Base images whose layers this build still has to fetch.
+    pending: Arc<crate::resolver::Pending>,
 }
 
 impl KilnWorker {
@@ -53,10 +55,21 @@ impl KilnWorker {
             context,
             runtime,
             hostname: "buildkitsandbox".into(),
+            pending: Arc::default(),
         }
     }
 
-    fn source(&self, op: &SourceOp) -> std::result::Result<Ref, WorkerError> {
+    /// This worker, fetching the layers of the base images `pending` holds when a step needs
+    /// them.
+    pub fn with_pending(self, pending: Arc<crate::resolver::Pending>) -> Self {
+        KilnWorker { pending, ..self }
+    }
+
+    fn source(
+        &self,
+        ctx: Option<&ExecContext<'_>>,
+        op: &SourceOp,
+    ) -> std::result::Result<Ref, WorkerError> {
         let id = op.identifier.as_str();
         if id == "scratch" {
             return Ok(Ref::Scratch);
@@ -73,6 +86,7 @@ impl KilnWorker {
             let digest = reference.rsplit_once('@').map(|(_, d)| d).ok_or_else(|| {
                 WorkerError::new(format!("image source {reference} has no digest"))
             })?;
+            self.complete_image(ctx, digest)?;
             return match unpack::image_snapshot(&self.kiln, digest)
                 .map_err(|e| WorkerError::new(e.message))?
             {
@@ -83,6 +97,30 @@ impl KilnWorker {
         Err(WorkerError::new(format!(
             "unsupported source {id:?} (only images, scratch and the build context for now)"
         )))
+    }
+
+    /// Fetch what the store still lacks of the base image `manifest_digest`, with byte
+    /// progress on the step when there is one.
+    fn complete_image(
+        &self,
+        ctx: Option<&ExecContext<'_>>,
+        manifest_digest: &str,
+    ) -> std::result::Result<(), WorkerError> {
+        let start = Instant::now();
+        let report = |layer: &Digest, done: u64, total: u64| {
+            if let Some(ctx) = ctx {
+                ctx.progress.event(Event::Bytes {
+                    vertex: ctx.vertex_index,
+                    id: layer.to_string(),
+                    done,
+                    total,
+                    elapsed: start.elapsed(),
+                });
+            }
+        };
+        self.pending
+            .complete(&self.kiln, manifest_digest, &report)
+            .map_err(werr)
     }
 
     fn parent_snapshot(
@@ -548,7 +586,7 @@ impl Worker for KilnWorker {
 
     fn resolve_source(&self, vertex: &Vertex) -> std::result::Result<Ref, WorkerError> {
         match &vertex.op {
-            Op::Source(s) => self.source(s),
+            Op::Source(s) => self.source(None, s),
             _ => Err(WorkerError::new("resolve_source of a non-source vertex")),
         }
     }
@@ -571,7 +609,7 @@ impl Worker for KilnWorker {
         inputs: &[Ref],
     ) -> std::result::Result<Ref, WorkerError> {
         match &vertex.op {
-            Op::Source(s) => self.source(s),
+            Op::Source(s) => self.source(Some(ctx), s),
             Op::Exec(e) => self.exec(ctx, e, inputs),
             Op::File(f) => self.file(f, inputs),
             Op::Merge(_) => self.merge(inputs),

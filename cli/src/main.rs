@@ -43,6 +43,14 @@ enum Command {
     Load(commands::transfer::LoadArgs),
     /// Save one or more images to a tar archive
     Save(commands::transfer::SaveArgs),
+    /// Download an image from a registry
+    Pull(commands::registry::PullArgs),
+    /// Upload an image to a registry
+    Push(commands::registry::PushArgs),
+    /// Log in to a registry
+    Login(commands::registry::LoginArgs),
+    /// Log out from a registry
+    Logout(commands::registry::LogoutArgs),
     /// List containers kept by `kiln run` without --rm
     Ps(commands::containers::PsArgs),
     /// Remove one or more containers
@@ -78,6 +86,10 @@ fn main() -> ExitCode {
         Command::Import(a) => commands::transfer::import(&root, a),
         Command::Load(a) => commands::transfer::load(&root, a),
         Command::Save(a) => commands::transfer::save(&root, a),
+        Command::Pull(a) => commands::registry::pull(&root, a),
+        Command::Push(a) => commands::registry::push(&root, a),
+        Command::Login(a) => commands::registry::login(a),
+        Command::Logout(a) => commands::registry::logout(a),
         Command::Ps(a) => commands::containers::ps(&root, a),
         Command::Rm(a) => commands::containers::rm(&root, a),
         Command::Prune(a) => commands::system::prune(&root, a),

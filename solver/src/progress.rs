@@ -30,6 +30,15 @@ pub enum Event {
     },
     /// A vertex was stopped because the build was cancelled.
     Cancelled { vertex: usize },
+    /// Bytes of one transfer of a vertex (a layer pulled or pushed, a blob exported): `done`
+    /// of `total` (0 when unknown). `id` names the transfer (a digest).
+    Bytes {
+        vertex: usize,
+        id: String,
+        done: u64,
+        total: u64,
+        elapsed: Duration,
+    },
 }
 
 /// Receives events. Must be cheap and thread-safe: workers call it from many threads.

@@ -69,6 +69,9 @@ pub struct ImageRecord {
     pub config: ImageConfig,
     /// References tagging this image, sorted.
     pub tags: Vec<Reference>,
+    /// `repository@digest` of the registries it came from or went to (docker's
+    /// `RepoDigests`), sorted.
+    pub repo_digests: Vec<Reference>,
 }
 
 /// One line of `kiln images`.

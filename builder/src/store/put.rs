@@ -77,6 +77,39 @@ impl ImageStore {
         })
     }
 
+    /// Register the image `manifest_digest` (manifest and blobs in the content store), tag it
+    /// `tags` and record `repo_digest` (`repository@digest`, what a registry serves for it) in
+    /// one atomic index update. A repository's earlier digest is replaced: docker keeps one
+    /// per repository.
+    pub fn add_pulled(
+        &self,
+        manifest_digest: &str,
+        tags: &[Reference],
+        repo_digest: Option<&Reference>,
+    ) -> Result<()> {
+        validate_digest(manifest_digest)?;
+        tags::update_index(self.root(), |idx| {
+            self.check_complete(manifest_digest)?;
+            idx.add_image(manifest_digest);
+            for r in tags {
+                idx.refs.insert(r.to_string(), manifest_digest.to_string());
+            }
+            if let Some(rd) = repo_digest {
+                let entry = idx
+                    .images
+                    .get_mut(manifest_digest)
+                    .expect("added just above");
+                let name = rd.name();
+                entry
+                    .repo_digests
+                    .retain(|d| d.split_once('@').map(|(n, _)| n) != Some(name.as_str()));
+                entry.repo_digests.push(rd.to_string());
+                entry.repo_digests.sort();
+            }
+            Ok(())
+        })
+    }
+
     /// Register an image whose manifest (OCI or docker schema2) and blobs are already in the
     /// content store, without tagging it.
     pub fn add_image(&self, manifest_digest: &str) -> Result<()> {

@@ -38,6 +38,7 @@ impl ImageStore {
             manifest,
             config,
             tags: parse_refs(&idx.refs_of(manifest_digest)),
+            repo_digests: parse_refs(&idx.repo_digests_of(manifest_digest)),
         })
     }
 
@@ -62,6 +63,15 @@ impl ImageStore {
             if let Some(d) = &r.digest {
                 if idx.images.contains_key(d.as_str()) {
                     return Ok(Found::Ids(vec![d.to_string()]));
+                }
+                // `repo@digest` as a registry serves it (an index's digest, say).
+                let canonical = format!("{}@{d}", r.name());
+                if let Some((m, _)) = idx
+                    .images
+                    .iter()
+                    .find(|(_, e)| e.repo_digests.contains(&canonical))
+                {
+                    return Ok(Found::Ids(vec![m.clone()]));
                 }
             }
         }

@@ -37,6 +37,11 @@ pub struct ImageEntry {
     /// When the image entered the store (RFC 3339).
     #[serde(default)]
     pub added: String,
+    /// `repository@digest` of each registry it was pulled from or pushed to, canonical and
+    /// sorted; the digest is what the registry serves for it (the index's, for an image
+    /// chosen from an index), as docker's `RepoDigests`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repo_digests: Vec<String>,
 }
 
 impl TagIndex {
@@ -49,12 +54,21 @@ impl TagIndex {
             .collect()
     }
 
+    /// `repository@digest` names of `manifest_digest` (see [`ImageEntry::repo_digests`]).
+    pub fn repo_digests_of(&self, manifest_digest: &str) -> Vec<String> {
+        self.images
+            .get(manifest_digest)
+            .map(|e| e.repo_digests.clone())
+            .unwrap_or_default()
+    }
+
     /// Record `manifest_digest` as an image of the store.
     pub fn add_image(&mut self, manifest_digest: &str) {
         self.images
             .entry(manifest_digest.to_string())
             .or_insert_with(|| ImageEntry {
                 added: chrono::Utc::now().to_rfc3339(),
+                repo_digests: Vec::new(),
             });
     }
 }

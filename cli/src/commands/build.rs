@@ -148,6 +148,7 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
         options,
         jobs: a.jobs,
         allow_insecure,
+        pull: Default::default(),
     };
     if a.check {
         return super::check::run(root, &req);

@@ -35,7 +35,7 @@ pub fn run(root: &Path, req: &BuildRequest) -> anyhow::Result<ExitCode> {
     // The checks see the .dockerignore a build would apply (CopyIgnoredFile).
     options.dockerignore = kiln_builder::build::dockerignore(req)?;
     let kiln = super::open(root)?;
-    let resolver = StoreResolver { kiln: &kiln };
+    let resolver = StoreResolver::new(&kiln);
     let lint = LintOptions {
         resolver: Some(&resolver),
         all_stages: req.options.target.is_none(),

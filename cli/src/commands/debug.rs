@@ -74,7 +74,7 @@ pub fn graph(root: &std::path::Path, a: GraphArgs) -> anyhow::Result<ExitCode> {
     let plan = kiln_builder::frontend::lower::lower(
         &text,
         &options,
-        &kiln_builder::resolver::StoreResolver { kiln: &kiln },
+        &kiln_builder::resolver::StoreResolver::new(&kiln),
     )
     .map_err(|e| anyhow!("{e}"))?;
     let elapsed = start.elapsed();

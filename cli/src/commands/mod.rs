@@ -6,6 +6,7 @@ pub mod containers;
 pub mod debug;
 pub mod images;
 pub mod output;
+pub mod registry;
 pub mod run;
 pub mod system;
 pub mod transfer;

@@ -1,6 +1,6 @@
 //! BuildKit's plain progress: `#5 [build 2/4] RUN make`, `#5 0.412 output`, `#5 DONE 1.2s`.
 
-use super::{secs, Renderer};
+use super::{human_bytes, secs, Renderer};
 use crate::diag::escape;
 use kiln_builder::solver::{Event, ProgressSink};
 use std::io::Write;
@@ -18,6 +18,8 @@ struct State {
     /// Partial output lines per vertex, flushed on newline.
     partial: std::collections::HashMap<usize, String>,
     names: std::collections::HashMap<usize, String>,
+    /// When each transfer's line was last printed: at most one a second, and the last one.
+    transfers: std::collections::HashMap<(usize, String), std::time::Duration>,
 }
 
 impl PlainRenderer {
@@ -133,6 +135,36 @@ impl ProgressSink for PlainRenderer {
                 st.line(&mut out, vertex, &format!("ERROR: {}", escape(&message)));
             }
             Event::Cancelled { vertex } => st.line(&mut out, vertex, "CANCELED"),
+            Event::Bytes {
+                vertex,
+                id,
+                done,
+                total,
+                elapsed,
+            } => {
+                let key = (vertex, id.clone());
+                let finished = total > 0 && done >= total;
+                let due = match st.transfers.get(&key) {
+                    None => true,
+                    Some(last) => elapsed.saturating_sub(*last).as_secs() >= 1,
+                };
+                if !(finished || due) {
+                    return;
+                }
+                st.transfers.insert(key, elapsed);
+                let size = if total > 0 {
+                    format!("{} / {}", human_bytes(done), human_bytes(total))
+                } else {
+                    human_bytes(done)
+                };
+                let tail = if finished { " done" } else { "" };
+                let id = escape(&id).into_owned();
+                st.line(
+                    &mut out,
+                    vertex,
+                    &format!("{id} {size} {}{tail}", secs(elapsed)),
+                );
+            }
         }
     }
 }

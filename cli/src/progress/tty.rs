@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 pub struct TtyRenderer {
     multi: MultiProgress,
     bars: Mutex<HashMap<usize, (ProgressBar, String)>>,
+    /// One byte bar per transfer (vertex, id).
+    transfers: Mutex<HashMap<(usize, String), ProgressBar>>,
     start: Instant,
     counts: Mutex<(usize, usize)>,
 }
@@ -23,6 +25,7 @@ impl TtyRenderer {
         TtyRenderer {
             multi,
             bars: Mutex::new(HashMap::new()),
+            transfers: Mutex::new(HashMap::new()),
             start: Instant::now(),
             counts: Mutex::new((0, 0)),
         }
@@ -60,6 +63,13 @@ fn done_line(prefix: &str, name: &str, time: &str) -> String {
     let name = fit(name, room);
     let pad = room.saturating_sub(name.chars().count());
     format!("{prefix}{name}{} {time}", " ".repeat(pad + 1))
+}
+
+fn bytes_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "   {prefix} {bar:30.cyan/blue} {bytes}/{total_bytes} {elapsed:.dim}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
 fn style() -> ProgressStyle {
@@ -117,6 +127,30 @@ impl ProgressSink for TtyRenderer {
                     let _ = self.multi.println(done_line(" => CANCELED ", &name, ""));
                 }
             }
+            Event::Bytes {
+                vertex,
+                id,
+                done,
+                total,
+                ..
+            } => {
+                let Ok(mut transfers) = self.transfers.lock() else {
+                    return;
+                };
+                let key = (vertex, id.clone());
+                let pb = transfers.entry(key.clone()).or_insert_with(|| {
+                    let pb = self.multi.add(ProgressBar::new(total));
+                    pb.set_style(bytes_style());
+                    pb.set_prefix(fit(&id, 19));
+                    pb
+                });
+                pb.set_length(total);
+                pb.set_position(done);
+                if total > 0 && done >= total {
+                    pb.finish_and_clear();
+                    transfers.remove(&key);
+                }
+            }
         }
     }
 }
@@ -126,6 +160,11 @@ impl Renderer for TtyRenderer {
         crate::diag::logger::set_tty(None);
         if let Ok(mut bars) = self.bars.lock() {
             for (_, (pb, _)) in bars.drain() {
+                pb.finish_and_clear();
+            }
+        }
+        if let Ok(mut transfers) = self.transfers.lock() {
+            for (_, pb) in transfers.drain() {
                 pb.finish_and_clear();
             }
         }
