@@ -137,7 +137,7 @@ fn a_killed_pull_resumes_where_it_stopped() {
         .access_log()
         .into_iter()
         .skip(before)
-        .filter(|a| a.method == "GET" && a.path.contains(&img.layers[0].descriptor.digest.hex()))
+        .filter(|a| a.method == "GET" && a.path.contains(img.layers[0].descriptor.digest.hex()))
         .collect();
     assert_eq!(blob_gets.len(), 1, "{blob_gets:?}");
     assert_eq!(blob_gets[0].status, 206, "a range request: {blob_gets:?}");
