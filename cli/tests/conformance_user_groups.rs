@@ -61,7 +61,16 @@ fn kiln_run_gets_the_groups_docker_run_gives() {
         ("1000:1000", "uid=1000(app) gid=1000(app) groups=1000(app)"),
         ("4242", "uid=4242 gid=0(root) groups=0(root)"),
     ] {
-        let out = k.ok(&["run", "--rm", "--network", "none", "-u", user, "groups", "id"]);
+        let out = k.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-u",
+            user,
+            "groups",
+            "id",
+        ]);
         assert_eq!(out.trim_end(), docker, "-u {user}");
     }
 }

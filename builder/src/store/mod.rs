@@ -15,6 +15,7 @@ mod put;
 pub use put::manifest_bytes;
 pub mod reference;
 mod remove;
+pub use remove::ImageUser;
 mod resolve;
 pub mod scan;
 pub mod tags;
