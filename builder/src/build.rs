@@ -1,13 +1,13 @@
 //! `kiln build`: read the Dockerfile, lower it, solve the graph, write the image.
 
-use crate::context::Context;
+use crate::context::{Context, DockerIgnore};
 use crate::error::{Error, Result, ResultExt};
 use crate::export::{commit_image, ExportedImage};
 use crate::resolver::StoreResolver;
 use crate::root::Kiln;
 use crate::store::Reference;
 use crate::worker::{snapshot_of, KilnWorker};
-use kiln_frontend::lower::{lower, BuildOptions, Warning};
+use kiln_frontend::lower::{lower, BuildOptions, IgnoreMatcher, Warning};
 use kiln_runtime::Runtime;
 use kiln_solver::{Event, ProgressSink, SolveOptions, Solver};
 use std::path::{Path, PathBuf};
@@ -129,19 +129,6 @@ pub fn build(
     if options.dockerfile_name.is_empty() || options.dockerfile_name == "Dockerfile" {
         options.dockerfile_name = display_name(&df_path, &req.context_dir);
     }
-    let plan =
-        lower(&text, &options, &StoreResolver { kiln }).map_err(|e| Error::new(e.to_string()))?;
-    check_entitlements(&plan.graph, req.allow_insecure)?;
-    let mut warnings = plan.warnings.clone();
-    if uses_default_network(&plan.graph) && kiln_runtime::nat_helper().is_none() {
-        warnings.push(Warning {
-            rule: String::new(),
-            message: NO_NAT_HELPER.to_string(),
-            file: String::new(),
-            line: 0,
-        });
-    }
-
     // Absolute paths: file ops run in threads that may change their working directory.
     let context_dir = std::fs::canonicalize(&req.context_dir).ctx(format_args!(
         "unable to prepare context {}",
@@ -160,6 +147,23 @@ pub fn build(
                 req.context_dir.display()
             ))
         })?;
+    // The checks see the .dockerignore the build applies (CopyIgnoredFile).
+    if let Some(ignore) = context.ignore() {
+        options.dockerignore = Some(Arc::new(ContextIgnore(ignore.clone())));
+    }
+    let plan =
+        lower(&text, &options, &StoreResolver { kiln }).map_err(|e| Error::new(e.to_string()))?;
+    check_entitlements(&plan.graph, req.allow_insecure)?;
+    let mut warnings = plan.warnings.clone();
+    if uses_default_network(&plan.graph) && kiln_runtime::nat_helper().is_none() {
+        warnings.push(Warning {
+            rule: String::new(),
+            message: NO_NAT_HELPER.to_string(),
+            file: String::new(),
+            line: 0,
+        });
+    }
+
     let worker = KilnWorker::new(kiln.clone(), Some(Arc::new(context)), Runtime::new());
     let jobs = if req.jobs == 0 {
         std::thread::available_parallelism()
@@ -257,6 +261,36 @@ pub fn uses_default_network(graph: &kiln_solver::Graph) -> bool {
     graph.dag().node_weights().any(|v| {
         matches!(&v.op, kiln_solver::Op::Exec(e) if e.network == kiln_solver::NetworkMode::Default)
     })
+}
+
+/// The `.dockerignore` a build of `req` applies, as the frontend's checks read it (for
+/// `kiln build --check`, which lints without building: set it as `options.dockerignore`).
+pub fn dockerignore(req: &BuildRequest) -> Result<Option<Arc<dyn IgnoreMatcher>>> {
+    let df_path = dockerfile_path(req)?;
+    let df = (df_path.as_os_str() != "-").then_some(df_path.as_path());
+    let context = Context::open_default(&req.context_dir, df).map_err(|e| {
+        Error::new(format!(
+            "cannot read the build context {}: {e}",
+            req.context_dir.display()
+        ))
+    })?;
+    Ok(context
+        .ignore()
+        .map(|i| Arc::new(ContextIgnore(i.clone())) as Arc<dyn IgnoreMatcher>))
+}
+
+/// A context's `.dockerignore` as the frontend's checks read it.
+#[derive(Debug)]
+struct ContextIgnore(Arc<DockerIgnore>);
+
+impl IgnoreMatcher for ContextIgnore {
+    fn matches_or_parent_matches(&self, path: &str) -> bool {
+        self.0.matches_verbatim(path)
+    }
+
+    fn patterns(&self) -> Vec<String> {
+        self.0.patterns()
+    }
 }
 
 /// The Dockerfile's name as errors show it: relative to the context when inside it.

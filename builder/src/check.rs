@@ -112,13 +112,13 @@ pub fn check(kiln: &Kiln, repair: bool) -> Result<CheckReport> {
     report.checked.blobs = blobs.len();
     for (d, _) in &blobs {
         match content.verify(d) {
-            Ok(Some(actual)) => f.corrupt_blobs.push((d.clone(), actual)),
+            Ok(Some(actual)) => f.corrupt_blobs.push((d.to_string(), actual.to_string())),
             Ok(None) => {}
             // Deleted meanwhile (rmi, prune): nothing to check.
             Err(kiln_snapshot::Error::BlobNotFound(_)) => {}
             Err(e) => f
                 .corrupt_blobs
-                .push((d.clone(), format!("unreadable: {e}"))),
+                .push((d.to_string(), format!("unreadable: {e}"))),
         }
     }
     let corrupt: HashSet<&str> = f.corrupt_blobs.iter().map(|(d, _)| d.as_str()).collect();

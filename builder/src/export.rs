@@ -50,7 +50,7 @@ pub fn commit_image(
         let info =
             kiln.snapshots
                 .export_layer(id, kiln.images.content(), Compression::Gzip, epoch)?;
-        diff_ids.push(info.diff_id.clone());
+        diff_ids.push(info.diff_id.to_string());
         layers.push(LayerDesc::from(info));
     }
     let new_layers = chain.len() - base_layers;
@@ -109,7 +109,7 @@ pub fn commit_image(
     let (manifest, _) = kiln.images.image(&manifest_digest)?;
     Ok(ExportedImage {
         manifest_digest,
-        config_digest: manifest.config.digest.clone(),
+        config_digest: manifest.config.digest.to_string(),
         config,
     })
 }

@@ -24,13 +24,11 @@ use std::path::Path;
 use flate2::read::GzDecoder;
 use kiln_frontend::image::{ImageConfig, Platform};
 
-use crate::store::digest::{is_hex64, sha256_digest, HashingReader};
-use crate::store::oci::{
-    self, is_index_media_type, is_manifest_media_type, Descriptor, DockerArchiveEntry, Index,
-    Manifest, OciLayout,
-};
+use crate::store::digest::{is_hex64, sha256_digest, to_digest, HashingReader};
+use crate::store::docker_archive::DockerArchiveEntry;
 use crate::store::scan::{scan_archive, ArchiveFile, ScannedArchive};
 use crate::store::{manifest_bytes, ImageStore, LayerDesc, Reference, Result, StoreError};
+use oci::{Descriptor, Index, Manifest, OciLayout};
 
 /// Deepest nesting of indexes followed.
 const MAX_INDEX_DEPTH: usize = 8;
@@ -217,7 +215,7 @@ fn check_descriptor(store: &ImageStore, desc: &Descriptor, what: &str) -> Result
     crate::store::digest::validate_digest(&desc.digest)?;
     if !store.content().has(&desc.digest) {
         return Err(StoreError::MissingBlob {
-            digest: desc.digest.clone(),
+            digest: desc.digest.to_string(),
             what: what.to_string(),
         });
     }
@@ -242,11 +240,11 @@ fn pick_manifest(
     platform: &Platform,
     depth: usize,
 ) -> Result<Option<String>> {
-    if is_manifest_media_type(&desc.media_type) {
+    if oci::media::is_manifest(&desc.media_type) {
         check_descriptor(store, desc, "manifest")?;
-        return Ok(Some(desc.digest.clone()));
+        return Ok(Some(desc.digest.to_string()));
     }
-    if !is_index_media_type(&desc.media_type) {
+    if !oci::media::is_index(&desc.media_type) {
         return Ok(None);
     }
     if depth >= MAX_INDEX_DEPTH {
@@ -317,7 +315,7 @@ fn plan_manifest(store: &ImageStore, manifest_digest: &str) -> Result<Planned> {
     if manifest
         .media_type
         .as_deref()
-        .is_some_and(|mt| !is_manifest_media_type(mt))
+        .is_some_and(|mt| !oci::media::is_manifest(mt))
     {
         return Err(StoreError::UnsupportedMediaType {
             media_type: manifest.media_type().to_string(),
@@ -337,11 +335,11 @@ fn plan_manifest(store: &ImageStore, manifest_digest: &str) -> Result<Planned> {
         )));
     }
     let mut blobs = vec![manifest_digest.to_string()];
-    blobs.extend(manifest.blobs().map(|d| d.digest.clone()));
+    blobs.extend(manifest.blobs().map(|d| d.digest.to_string()));
     Ok(Planned {
         image: LoadedImage {
             manifest_digest: manifest_digest.to_string(),
-            id: manifest.config.digest.clone(),
+            id: manifest.config.digest.to_string(),
             tags: Vec::new(),
         },
         blobs,
@@ -404,14 +402,14 @@ fn write_tracked(
 ) -> Result<(String, u64)> {
     let d = sha256_digest(bytes);
     let existed = store.content().has(&d);
-    let out = store
+    let (digest, size) = store
         .content()
         .write_bytes(bytes)
         .map_err(StoreError::content(format!("writing {what}")))?;
     if !existed {
-        new_blobs.insert(d);
+        new_blobs.insert(d.to_string());
     }
-    Ok(out)
+    Ok((digest.to_string(), size))
 }
 
 fn plan_docker_entry(
@@ -424,11 +422,11 @@ fn plan_docker_entry(
         ArchiveFile::Small(bytes) => {
             let actual = sha256_digest(bytes);
             if let Some(expected) = implied_digest(&e.config) {
-                if expected != actual {
+                if actual != *expected {
                     return Err(StoreError::DigestMismatch {
                         what: format!("config {:?}", e.config),
                         expected,
-                        actual,
+                        actual: actual.to_string(),
                     });
                 }
             }
@@ -478,7 +476,11 @@ fn plan_docker_entry(
         }
         layers.push(layer);
     }
-    let config_desc = Descriptor::new(oci::MEDIA_TYPE_OCI_CONFIG, &config_digest, config_size);
+    let config_desc = Descriptor::new(
+        oci::media::OCI_CONFIG,
+        to_digest(&config_digest)?,
+        config_size,
+    );
     let bytes = manifest_bytes(config_desc, &layers)?;
     let (manifest_digest, _) = write_tracked(store, &bytes, "image manifest", new_blobs)?;
     let tags = e
@@ -517,14 +519,14 @@ fn blob_as_layer(store: &ImageStore, digest: &str, size: u64) -> Result<LayerDes
             .map_err(StoreError::stream(format!("decompressing layer {digest}")))?;
         let (diff_id, _) = h.finish();
         Ok(LayerDesc {
-            media_type: oci::MEDIA_TYPE_OCI_LAYER_GZIP.into(),
+            media_type: oci::media::OCI_LAYER_GZIP.into(),
             digest: digest.into(),
             size,
-            diff_id,
+            diff_id: diff_id.to_string(),
         })
     } else {
         Ok(LayerDesc {
-            media_type: oci::MEDIA_TYPE_OCI_LAYER.into(),
+            media_type: oci::media::OCI_LAYER.into(),
             digest: digest.into(),
             size,
             diff_id: digest.into(),

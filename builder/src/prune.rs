@@ -244,7 +244,12 @@ pub fn disk_usage(kiln: &Kiln) -> Result<Vec<DfRow>> {
     let sizes = w.plan.sizes(&snaps)?;
 
     let list = images.list()?;
-    let blob_sizes: HashMap<String, u64> = images.content().list()?.into_iter().collect();
+    let blob_sizes: HashMap<String, u64> = images
+        .content()
+        .list()?
+        .into_iter()
+        .map(|(d, size)| (d.to_string(), size))
+        .collect();
     let index = crate::store::tags::read_index(images.root())?;
     let image_bytes: u64 = images
         .referenced_blobs(&index)?

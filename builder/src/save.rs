@@ -15,8 +15,10 @@ use std::path::Path;
 
 use tar::{EntryType, Header};
 
-use crate::store::oci::{self, Descriptor, DockerArchiveEntry, Index, Manifest, OciLayout};
+use crate::store::digest::to_digest;
+use crate::store::docker_archive::DockerArchiveEntry;
 use crate::store::{ImageStore, Reference, Result, StoreError};
+use oci::{Descriptor, Index, Manifest, OciLayout};
 
 /// Which archive layout [`save`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +126,7 @@ fn items_for_names<N: Display>(store: &ImageStore, names: &[N]) -> Result<Vec<It
 fn empty_index() -> Index {
     Index {
         schema_version: 2,
-        media_type: Some(oci::MEDIA_TYPE_OCI_INDEX.into()),
+        media_type: Some(oci::media::OCI_INDEX.into()),
         manifests: Vec::new(),
         annotations: BTreeMap::new(),
     }
@@ -149,7 +151,7 @@ fn blob_digests(items: &[Item]) -> Vec<String> {
         .iter()
         .flat_map(|i| {
             std::iter::once(i.manifest_digest.clone())
-                .chain(i.manifest.blobs().map(|d| d.digest.clone()))
+                .chain(i.manifest.blobs().map(|d| d.digest.to_string()))
         })
         .collect();
     v.sort();
@@ -168,7 +170,11 @@ fn index_entries(store: &ImageStore, items: &[Item]) -> Result<Vec<Descriptor>> 
                 "size of {}",
                 i.manifest_digest
             )))?;
-        let mut d = Descriptor::new(i.manifest.media_type(), &i.manifest_digest, size);
+        let mut d = Descriptor::new(
+            i.manifest.media_type(),
+            to_digest(&i.manifest_digest)?,
+            size,
+        );
         if let Some(t) = &i.tag {
             d.annotations
                 .insert(oci::ANNOTATION_CONTAINERD_NAME.into(), t.to_string());

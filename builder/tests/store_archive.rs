@@ -11,9 +11,9 @@ use kiln_builder::import::{import_rootfs_with, ImportOptions};
 use kiln_builder::load::{load, load_with, LoadOptions, LoadedImage};
 use kiln_builder::save::{save, save_oci_dir, SaveFormat};
 use kiln_builder::store::digest::sha256_digest;
-use kiln_builder::store::oci::{self, Descriptor, DescriptorPlatform, Index};
 use kiln_builder::store::{ImageStore, Reference, StoreError};
 use kiln_frontend::image::Platform;
+use oci::{Descriptor, Index};
 use store_support::{blobs, import_marker, listing, make_rootfs, CREATED};
 
 fn r(s: &str) -> Reference {
@@ -244,7 +244,7 @@ fn legacy_docker_archive_loads_with_ids_and_gzip_layers() {
     let (m1, cfg) = store.image(&loaded[0].manifest_digest).unwrap();
     let (m2, _) = store.image(&loaded[1].manifest_digest).unwrap();
     assert_eq!(m1.layers, m2.layers, "the symlinked layer is the same blob");
-    assert_eq!(m1.layers[0].media_type, oci::MEDIA_TYPE_OCI_LAYER_GZIP);
+    assert_eq!(m1.layers[0].media_type, oci::media::OCI_LAYER_GZIP);
     let mut plain = Vec::new();
     flate2::read::GzDecoder::new(store.content().open_blob(&m1.layers[0].digest).unwrap())
         .read_to_end(&mut plain)
@@ -303,7 +303,7 @@ fn tampered_oci_archive_is_rejected_and_store_untouched() {
     let msg = assert_rejected(&b, &tampered, |e| {
         matches!(e, StoreError::DigestMismatch { .. })
     });
-    assert!(msg.contains(&manifest.layers[0].digest), "{msg}");
+    assert!(msg.contains(manifest.layers[0].digest.as_str()), "{msg}");
 }
 
 #[test]
@@ -383,7 +383,7 @@ fn oci_layout_with_missing_blob_is_rejected() {
     let msg = assert_rejected(&b, &raw_tar(&files), |e| {
         matches!(e, StoreError::MissingBlob { .. })
     });
-    assert!(msg.contains(&manifest.layers[0].digest), "{msg}");
+    assert!(msg.contains(manifest.layers[0].digest.as_str()), "{msg}");
 }
 
 /// An OCI layout whose index.json points at a nested index of two platforms.
@@ -402,18 +402,18 @@ fn multi_platform_layout(ref_name: &str) -> (Vec<u8>, String, String) {
         };
         let m = import_rootfs_with(&src, rootfs.path(), None, &opts).unwrap();
         let (manifest, _) = src.image(&m).unwrap();
-        for d in std::iter::once(m.clone()).chain(manifest.blobs().map(|d| d.digest.clone())) {
+        for d in std::iter::once(m.clone()).chain(manifest.blobs().map(|d| d.digest.to_string())) {
             files.insert(
                 format!("blobs/sha256/{}", &d[7..]),
                 src.content().read(&d).unwrap(),
             );
         }
         let mut desc = Descriptor::new(
-            oci::MEDIA_TYPE_OCI_MANIFEST,
-            &m,
+            oci::media::OCI_MANIFEST,
+            oci::Digest::parse(&m).unwrap(),
             src.content().size(&m).unwrap(),
         );
-        desc.platform = Some(DescriptorPlatform {
+        desc.platform = Some(oci::Platform {
             architecture: platform.architecture,
             os: platform.os,
             os_version: None,
@@ -424,7 +424,7 @@ fn multi_platform_layout(ref_name: &str) -> (Vec<u8>, String, String) {
     }
     // An attestation entry that must be ignored.
     let mut att = manifests[0].clone();
-    att.platform = Some(DescriptorPlatform {
+    att.platform = Some(oci::Platform {
         architecture: "unknown".into(),
         os: "unknown".into(),
         os_version: None,
@@ -435,7 +435,7 @@ fn multi_platform_layout(ref_name: &str) -> (Vec<u8>, String, String) {
     let (amd, arm) = (manifests[0].digest.clone(), manifests[1].digest.clone());
     let nested = Index {
         schema_version: 2,
-        media_type: Some(oci::MEDIA_TYPE_OCI_INDEX.into()),
+        media_type: Some(oci::media::OCI_INDEX.into()),
         manifests,
         annotations: BTreeMap::new(),
     };
@@ -446,8 +446,8 @@ fn multi_platform_layout(ref_name: &str) -> (Vec<u8>, String, String) {
         nested_bytes.clone(),
     );
     let mut top_desc = Descriptor::new(
-        oci::MEDIA_TYPE_OCI_INDEX,
-        &nested_digest,
+        oci::media::OCI_INDEX,
+        nested_digest.clone(),
         nested_bytes.len() as u64,
     );
     top_desc
@@ -462,7 +462,11 @@ fn multi_platform_layout(ref_name: &str) -> (Vec<u8>, String, String) {
         "oci-layout".into(),
         br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
     );
-    (raw_tar(&files.into_iter().collect::<Vec<_>>()), amd, arm)
+    (
+        raw_tar(&files.into_iter().collect::<Vec<_>>()),
+        amd.to_string(),
+        arm.to_string(),
+    )
 }
 
 #[test]

@@ -8,7 +8,6 @@ use std::process::{Command, Stdio};
 
 use flate2::read::GzDecoder;
 use kiln_builder::import::{import_rootfs_with, ImportOptions};
-use kiln_builder::store::oci::MEDIA_TYPE_OCI_LAYER_GZIP;
 use kiln_builder::store::{ImageStore, LayerDesc, Reference, StoreError};
 use kiln_frontend::image::{ImageConfig, Platform};
 use store_support::{blobs, import_marker, listing, make_rootfs, CREATED};
@@ -21,7 +20,7 @@ fn layer_of(store: &ImageStore, manifest: &str) -> LayerDesc {
     let (m, c) = store.image(manifest).unwrap();
     LayerDesc {
         media_type: m.layers[0].media_type.clone(),
-        digest: m.layers[0].digest.clone(),
+        digest: m.layers[0].digest.to_string(),
         size: m.layers[0].size,
         diff_id: c.rootfs.diff_ids[0].clone(),
     }
@@ -70,7 +69,10 @@ fn import_directory_then_resolve_by_name_and_ids() {
     );
     assert_eq!(rec.config.rootfs.diff_ids.len(), 1);
     assert_eq!(rec.manifest.layers.len(), 1);
-    assert_eq!(rec.manifest.layers[0].media_type, MEDIA_TYPE_OCI_LAYER_GZIP);
+    assert_eq!(
+        rec.manifest.layers[0].media_type,
+        oci::media::OCI_LAYER_GZIP
+    );
 }
 
 #[test]
@@ -450,9 +452,9 @@ fn docker_schema2_manifests_are_accepted() {
     let (cfg_digest, cfg_size) = store.content().write_bytes(config.as_bytes()).unwrap();
     let manifest = format!(
         r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","size":{cfg_size},"digest":"{cfg_digest}"}},"layers":[{{"mediaType":"{}","size":{},"digest":"{}"}}]}}"#,
-        kiln_builder::store::oci::MEDIA_TYPE_DOCKER_MANIFEST,
-        kiln_builder::store::oci::MEDIA_TYPE_DOCKER_CONFIG,
-        kiln_builder::store::oci::MEDIA_TYPE_DOCKER_LAYER_GZIP,
+        oci::media::DOCKER_MANIFEST,
+        oci::media::DOCKER_CONFIG,
+        oci::media::DOCKER_LAYER_GZIP,
         layer.size,
         layer.digest
     );
@@ -460,9 +462,6 @@ fn docker_schema2_manifests_are_accepted() {
     store.tag(&r("docker/s2:1"), &m).unwrap();
     let rec = store.resolve("docker/s2:1").unwrap().unwrap();
     assert_eq!(rec.id, cfg_digest);
-    assert_eq!(
-        rec.manifest.media_type(),
-        kiln_builder::store::oci::MEDIA_TYPE_DOCKER_MANIFEST
-    );
+    assert_eq!(rec.manifest.media_type(), oci::media::DOCKER_MANIFEST);
     assert_eq!(rec.config.rootfs.diff_ids, vec![layer.diff_id]);
 }

@@ -87,19 +87,34 @@ fn empty_arg_is_set_bare_arg_is_not() {
 }
 
 #[test]
-fn env_beats_arg_and_is_persisted_while_arg_is_not() {
+fn the_later_of_env_and_arg_wins_in_run_and_only_env_is_persisted() {
+    // As BuildKit's LLB state env: an ENV after an ARG replaces it, an ARG after an ENV
+    // replaces it inside RUN (Docker 20.10 + BuildKit prints `fromarg` for ENV X=fromenv then
+    // ARG X=fromarg); the image config keeps the ENV.
     let p = plan("FROM busybox\nARG V=arg\nENV V=env\nRUN one\nARG V=again\nRUN two\n");
-    for cmd in ["one", "two"] {
+    for (cmd, want) in [("one", "V=env"), ("two", "V=again")] {
         let env = env_of(&p, cmd);
         assert_eq!(
             env.iter()
                 .filter(|e| e.starts_with("V="))
                 .cloned()
                 .collect::<Vec<_>>(),
-            vec!["V=env"],
+            vec![want],
             "{cmd}"
         );
     }
+    assert!(p
+        .config
+        .config
+        .env
+        .as_ref()
+        .unwrap()
+        .contains(&"V=env".to_string()));
+    assert_eq!(
+        created_by(&p)[4],
+        "RUN |1 V=again /bin/sh -c two # buildkit",
+        "history shows the value RUN saw"
+    );
     let p = plan("FROM busybox\nARG ONLYARG=1\nRUN x\n");
     assert!(env_of(&p, "x").contains(&"ONLYARG=1".to_string()));
     assert!(!p
@@ -166,11 +181,14 @@ fn proxy_args_go_to_proxy_env_only() {
         .env
         .iter()
         .any(|x| x.to_ascii_lowercase().contains("proxy")));
+    // Both spellings, as BuildKit's executor sets them.
     assert_eq!(
         e.meta.proxy_env,
         vec![
+            "HTTP_PROXY=hpvalue".to_string(),
             "http_proxy=hpvalue".to_string(),
-            "NO_PROXY=npvalue".to_string()
+            "NO_PROXY=npvalue".to_string(),
+            "no_proxy=npvalue".to_string()
         ]
     );
     // Changing only a proxy keeps the vertex digest.
@@ -183,8 +201,8 @@ fn proxy_args_go_to_proxy_env_only() {
 
 #[test]
 fn platform_args_predefined_in_global_scope() {
-    let df =
-        "FROM busybox\nARG TARGETPLATFORM\nARG TARGETOS\nARG BUILDARCH\nRUN before $TARGETARCH\n";
+    // The stage runs on the build platform (RUN for linux/arm64 is refused on amd64).
+    let df = "FROM --platform=$BUILDPLATFORM busybox\nARG TARGETPLATFORM\nARG TARGETOS\nARG BUILDARCH\nRUN before $TARGETARCH\n";
     let o = BuildOptions {
         target_platform: kiln_frontend::image::Platform::parse("linux/arm64").unwrap(),
         ..with_args(&[("TARGETOS", "freebsd")])
@@ -298,4 +316,67 @@ fn from_platform_expands_build_platform() {
         .collect();
     platforms.sort();
     assert_eq!(platforms, vec!["linux/amd64", "linux/arm64"]);
+}
+
+/// A stage built FROM another stage sees the ARGs its parent declared, with the parent's
+/// values, in RUN and in expansion (Docker 20.10 + BuildKit: the LLB state carries them); its
+/// RUN history lists only its own ARGs.
+#[test]
+fn args_reach_a_stage_built_on_their_stage() {
+    let df = "FROM busybox AS base\nARG A=adefault\nARG B\nARG C=c1\nENV E=fromenv\n\
+              FROM base AS child\nARG C=c2\nRUN one\nWORKDIR /w-$A-$B\n\
+              FROM child AS grandchild\nRUN two\n";
+    let p = plan(df);
+    let one = env_of(&p, "one");
+    for want in ["A=adefault", "C=c2", "E=fromenv"] {
+        assert!(one.contains(&want.to_string()), "{want} in {one:?}");
+    }
+    assert!(!one.iter().any(|e| e.starts_with("B=")), "unset: {one:?}");
+    assert!(env_of(&p, "two").contains(&"A=adefault".to_string()));
+    assert_eq!(p.config.config.working_dir.as_deref(), Some("/w-adefault-"));
+    let cb = created_by(&p);
+    assert!(
+        cb.contains(&"RUN |1 C=c2 /bin/sh -c one # buildkit".to_string()),
+        "{cb:?}"
+    );
+    assert!(
+        cb.contains(&"RUN /bin/sh -c two # buildkit".to_string()),
+        "{cb:?}"
+    );
+    // Build args override the parent's values.
+    let p = plan_with(df, &with_args(&[("A", "over"), ("B", "bset")]));
+    let two = env_of(&p, "two");
+    assert!(two.contains(&"A=over".to_string()) && two.contains(&"B=bset".to_string()));
+    assert_eq!(p.config.config.working_dir.as_deref(), Some("/w-over-bset"));
+    // Never persisted into the image.
+    let env = p.config.config.env.unwrap();
+    assert!(!env
+        .iter()
+        .any(|e| e.starts_with("A=") || e.starts_with("C=")));
+}
+
+#[test]
+fn run_for_a_platform_this_machine_cannot_run_is_refused() {
+    let arm = BuildOptions {
+        target_platform: kiln_frontend::image::Platform::parse("linux/arm64").unwrap(),
+        ..opts()
+    };
+    let e = err_with("FROM scratch\nCOPY a /\nRUN true\n", &arm);
+    assert!(
+        e.contains("Dockerfile:3:1: cannot build for platform linux/arm64: RUN would have to execute linux/arm64 programs on this linux/amd64 machine, and multi-platform builds are not supported yet"),
+        "{e}"
+    );
+    for p in ["linux/386", "windows/amd64"] {
+        let df = format!("FROM --platform={p} scratch\nRUN true\n");
+        assert!(
+            err(&df).contains(&format!("cannot build for platform {p}")),
+            "{p}"
+        );
+    }
+    // Stages that never RUN can be for any platform; a stage on the build platform may RUN.
+    let p = plan_with("FROM scratch\nCOPY a /\n", &arm);
+    assert_eq!(p.config.architecture, "arm64");
+    let cross = "FROM --platform=$BUILDPLATFORM busybox AS build\nRUN make\nFROM scratch\nCOPY --from=build /out /\n";
+    assert_eq!(plan_with(cross, &arm).config.architecture, "arm64");
+    plan("FROM --platform=linux/amd64/v3 busybox\nRUN true\n");
 }

@@ -21,7 +21,9 @@ fn exported_history_texts() {
             "WORKDIR /",
             "RUN /bin/sh -c echo bar > foo4 # buildkit",
             "RUN ls # buildkit",
-            "EXPOSE [1234/udp 2375/tcp 5000/tcp]",
+            // Go's %v of the port map, as Docker 20.10 + BuildKit writes it (BuildKit's
+            // dockerfile frontend 1.19 and later writes a list instead, 98eab3257).
+            "EXPOSE map[1234/udp:{} 2375/tcp:{} 5000/tcp:{}]",
         ]
     );
     let empty: Vec<bool> = p
@@ -77,7 +79,8 @@ fn metadata_history_texts() {
             "MAINTAINER me@x",
             "ARG X=1",
             "ARG Y",
-            "HEALTHCHECK {Test:[CMD bin -c exit 0] Interval:1s Timeout:10s StartPeriod:3s StartInterval:100ms Retries:5}",
+            // Go's %q of the health config (BuildKit until d67dafeb8, April 2026).
+            "HEALTHCHECK &{[\"CMD\" \"bin\" \"-c\" \"exit 0\"] \"1s\" \"10s\" \"3s\" \"100ms\" '\\x05'}",
             "COPY --chown=1:2 --chmod=755 a b /d/ # buildkit",
             "WORKDIR /home/app",
         ]
@@ -96,7 +99,11 @@ fn metadata_history_texts() {
     assert_eq!(c.stop_signal.as_deref(), Some("SIGKILL"));
     assert_eq!(p.config.author.as_deref(), Some("me@x"));
     assert_eq!(c.working_dir.as_deref(), Some("/home/app"));
-    assert_eq!(c.args_escaped, None);
+    assert_eq!(
+        c.args_escaped,
+        Some(true),
+        "CMD is marked escaped, as BuildKit does"
+    );
     let hc = c.healthcheck.as_ref().unwrap();
     assert_eq!((hc.interval, hc.retries), (1_000_000_000, 5));
     assert!(c.volumes.as_ref().unwrap().contains_key("/x"));
@@ -387,4 +394,50 @@ fn copy_heredocs_make_files() {
         "COPY <<EOF <<RAW double/ # buildkit"
     );
     assert_eq!(copy_dests(&p), vec!["/dest/double/", "/dest/double/"]);
+}
+
+/// `CMD []`/`ENTRYPOINT []` and the history texts, as Docker 20.10 + BuildKit wrote them on
+/// this machine (`docker history --no-trunc`, `docker save`'s config).
+#[test]
+fn empty_commands_and_history_texts_as_docker_writes_them() {
+    let p = plan(
+        "FROM busybox\nENTRYPOINT []\nCMD []\nEXPOSE 80 80/tcp 100\nEXPOSE 7000/TCP\n\
+         HEALTHCHECK --interval=1m30s --timeout=100ms --retries=65 CMD wget -q localhost || exit 1\n",
+    );
+    assert_eq!(
+        created_by(&p),
+        vec![
+            "ENTRYPOINT []",
+            "CMD []",
+            "EXPOSE map[100/tcp:{} 80/tcp:{}]",
+            "EXPOSE map[7000/tcp:{}]",
+            "HEALTHCHECK &{[\"CMD-SHELL\" \"wget -q localhost || exit 1\"] \"1m30s\" \"100ms\" \"0s\" 'A'}",
+        ]
+    );
+    let json = serde_json::to_value(&p.config.config).unwrap();
+    assert!(json.get("Cmd").is_none(), "{json}");
+    assert!(json.get("Entrypoint").is_none(), "{json}");
+    assert_eq!(json["ArgsEscaped"], serde_json::json!(true));
+    let p = plan("FROM busybox\nHEALTHCHECK NONE\n");
+    assert_eq!(
+        created_by(&p),
+        vec!["HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" '\\x00'}"]
+    );
+}
+
+#[test]
+fn go_quote_rune_as_fmt_q() {
+    use kiln_frontend::lower::go_quote_rune;
+    for (n, want) in [
+        (0, "'\\x00'"),
+        (3, "'\\x03'"),
+        (10, "'\\n'"),
+        (39, "'\\''"),
+        (65, "'A'"),
+        (127, "'\\x7f'"),
+        (233, "'é'"),
+        (-1, "'�'"),
+    ] {
+        assert_eq!(go_quote_rune(n), want, "{n}");
+    }
 }

@@ -303,3 +303,58 @@ fn errors_while_lowering_show_the_line() {
     assert_eq!(lines[1], " 3 | COPY --chown=a:b:c --chmod=$M x /y");
     assert_eq!(lines[2], "   | ^");
 }
+
+/// A name taken by two stages: `--target`, `COPY --from` and `RUN --mount=from=` mean the
+/// last stage of that name, `FROM <name>` the last one before it (BuildKit overwrites the
+/// name as it registers the stages; lint and lowering share this model).
+const DUPLICATE: &str = "\
+FROM busybox AS dup
+RUN echo first > /which
+FROM dup AS early
+RUN cat /which
+FROM busybox AS dup
+RUN echo second > /which
+FROM dup AS viafrom
+RUN cat /which
+FROM busybox AS viacopy
+COPY --from=dup /which /which
+FROM busybox AS viamount
+RUN --mount=type=bind,from=dup,target=/m cat /m/which
+";
+
+/// The `echo … > /which` a plan's result depends on.
+fn which_writers(p: &kiln_frontend::lower::BuildPlan) -> Vec<String> {
+    execs(p)
+        .into_iter()
+        .map(|(_, e)| e.meta.args.last().unwrap().clone())
+        .filter(|a| a.ends_with("> /which"))
+        .collect()
+}
+
+#[test]
+fn a_duplicate_stage_name_means_the_last_stage() {
+    let target = |t: &str| BuildOptions {
+        target: Some(t.into()),
+        ..opts()
+    };
+    for t in ["dup", "viafrom", "viacopy", "viamount"] {
+        let p = plan_with(DUPLICATE, &target(t));
+        assert_eq!(which_writers(&p), vec!["echo second > /which"], "{t}");
+        let dups: Vec<_> = p.warnings.iter().map(|w| (&w.rule, w.line)).collect();
+        assert_eq!(
+            dups,
+            vec![(&"DuplicateStageName".to_string(), 5)],
+            "the warning stays ({t})"
+        );
+    }
+    // FROM dup before the second dup is the first one.
+    let p = plan_with(DUPLICATE, &target("early"));
+    assert_eq!(which_writers(&p), vec!["echo first > /which"]);
+    // A --from naming a later stage (the last dup) from before it is refused.
+    let df = "FROM busybox AS dup\nRUN echo first > /which\nFROM busybox AS mid\nCOPY --from=dup /which /which\nFROM busybox AS dup\nRUN echo second > /which\n";
+    let e = err_with(df, &target("mid"));
+    assert!(
+        e.contains("Dockerfile:4:1: cannot copy from stage \"dup\", it needs to be defined before current stage \"mid\""),
+        "{e}"
+    );
+}

@@ -31,36 +31,70 @@ pub struct ImageConfig {
     pub history: Vec<History>,
 }
 
-/// The runtime defaults of an image (docker's `Config`).
+/// The runtime defaults of an image (docker's `Config`). Like Go's `omitempty`, an empty
+/// list, map or string is not written: `CMD []` leaves no `Cmd` (docker inspect shows `null`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "none_or_empty")]
     pub user: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "none_or_empty")]
     pub exposed_ports: Option<BTreeMap<String, Empty>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "none_or_empty")]
     pub env: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "none_or_empty")]
     pub entrypoint: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "none_or_empty")]
     pub cmd: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "none_or_empty")]
     pub volumes: Option<BTreeMap<String, Empty>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "none_or_empty")]
     pub working_dir: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "none_or_empty")]
     pub labels: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "none_or_empty")]
     pub stop_signal: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "not_true")]
     pub args_escaped: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<HealthConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "none_or_empty")]
     pub on_build: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "none_or_empty")]
     pub shell: Option<Vec<String>>,
+}
+
+/// Go's `omitempty` for the optional values of [`ContainerConfig`].
+fn none_or_empty<T: OmitEmpty>(v: &Option<T>) -> bool {
+    v.as_ref().is_none_or(OmitEmpty::is_empty_value)
+}
+
+/// Go's `omitempty` for a `bool`.
+fn not_true(v: &Option<bool>) -> bool {
+    *v != Some(true)
+}
+
+/// What Go's `omitempty` treats as empty.
+trait OmitEmpty {
+    fn is_empty_value(&self) -> bool;
+}
+
+impl OmitEmpty for String {
+    fn is_empty_value(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl<T> OmitEmpty for Vec<T> {
+    fn is_empty_value(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl<K, V> OmitEmpty for BTreeMap<K, V> {
+    fn is_empty_value(&self) -> bool {
+        self.is_empty()
+    }
 }
 
 /// `{}` in JSON (ExposedPorts and Volumes values).

@@ -33,9 +33,9 @@ impl Snapshotter {
         &self,
         parent: Option<&SnapshotId>,
         r: &mut dyn Read,
-    ) -> Result<(SnapshotId, String)> {
+    ) -> Result<(SnapshotId, oci::Digest)> {
         let active = self.prepare(parent)?;
-        let res = (|| -> Result<String> {
+        let res = (|| -> Result<oci::Digest> {
             let plain = crate::compress::decompressed(r)?;
             let mut hashing = HashingReader::new(plain);
             let root = Root::open_no_symlinks(&active.upper)?;

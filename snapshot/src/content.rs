@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::digest::{parse_digest, HashingWriter};
+use crate::digest::{parse_digest, Digest, HashingWriter};
 use crate::error::{stream_err, Error, IoContext, Result};
 use crate::lease::{Lease, Resource};
 use crate::random::random_hex128;
@@ -80,7 +80,7 @@ impl ContentStore {
 
     /// Stream `r` into a temp file, fsync, check `expected` if given, rename into place.
     /// Returns `(digest "sha256:<hex>", size)`. Idempotent when the blob exists.
-    pub fn write(&self, r: &mut dyn Read, expected: Option<&str>) -> Result<(String, u64)> {
+    pub fn write(&self, r: &mut dyn Read, expected: Option<&str>) -> Result<(Digest, u64)> {
         if let Some(e) = expected {
             parse_digest(e)?;
         }
@@ -90,7 +90,7 @@ impl ContentStore {
     }
 
     /// Store a byte slice; returns `(digest, size)`.
-    pub fn write_bytes(&self, bytes: &[u8]) -> Result<(String, u64)> {
+    pub fn write_bytes(&self, bytes: &[u8]) -> Result<(Digest, u64)> {
         self.write(&mut &bytes[..], None)
     }
 
@@ -163,7 +163,7 @@ impl ContentStore {
 
     /// Hash a stored blob again: `None` when its content matches its digest, else the digest
     /// its content has.
-    pub fn verify(&self, digest: &str) -> Result<Option<String>> {
+    pub fn verify(&self, digest: &str) -> Result<Option<Digest>> {
         let mut f = self.open_blob(digest)?;
         let mut w = HashingWriter::new(io::sink());
         io::copy(&mut f, &mut w).ctx("read", &self.path(digest))?;
@@ -178,16 +178,15 @@ impl ContentStore {
     }
 
     /// All stored blobs as `(digest, size)`, sorted by digest.
-    pub fn list(&self) -> Result<Vec<(String, u64)>> {
+    pub fn list(&self) -> Result<Vec<(Digest, u64)>> {
         let dir = self.blobs_dir();
         let mut out = Vec::new();
         for e in fs::read_dir(&dir).ctx("read directory", &dir)? {
             let e = e.ctx("read directory", &dir)?;
             let name = e.file_name().to_string_lossy().into_owned();
-            let digest = format!("sha256:{name}");
-            if parse_digest(&digest).is_err() {
+            let Ok(digest) = Digest::from_sha256_hex(&name) else {
                 continue;
-            }
+            };
             let md = e.metadata().ctx("stat", &e.path())?;
             if md.is_file() {
                 out.push((digest, md.len()));
@@ -224,7 +223,7 @@ impl Write for BlobWriter {
 impl BlobWriter {
     /// Fsync, verify against `expected` (if given) and move the blob into place.
     /// On a mismatch the temp file is removed and nothing is stored.
-    pub fn commit(mut self, expected: Option<&str>) -> Result<(String, u64)> {
+    pub fn commit(mut self, expected: Option<&str>) -> Result<(Digest, u64)> {
         let Some(w) = self.inner.take() else {
             return Err(Error::Unsupported("blob writer committed twice".into()));
         };
@@ -235,10 +234,10 @@ impl BlobWriter {
             .ctx("write", &self.temp)?;
         if let Some(exp) = expected {
             parse_digest(exp)?;
-            if exp != digest {
+            if digest != exp {
                 return Err(Error::DigestMismatch {
                     expected: exp.to_string(),
-                    actual: digest,
+                    actual: digest.to_string(),
                 });
             }
         }

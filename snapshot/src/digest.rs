@@ -1,104 +1,76 @@
-//! sha256 digests: validation and hashing adapters.
+//! Digests in the content store: the workspace's one [`oci::Digest`] (sha256 only here), and
+//! hashing adapters over exactly the bytes that pass.
 
 use std::io::{self, Read, Write};
 
-use sha2::{Digest, Sha256};
+use oci::Algorithm;
+pub use oci::Digest;
 
 use crate::error::{Error, Result};
 
-/// Check that `digest` is `sha256:<64 lowercase hex>` and return the hex part.
+/// Check that `digest` is a valid sha256 digest and return its hex part (a safe file name).
 pub fn parse_digest(digest: &str) -> Result<&str> {
-    let hex = digest
-        .strip_prefix("sha256:")
-        .ok_or_else(|| Error::InvalidDigest(digest.to_string()))?;
-    if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return Err(Error::InvalidDigest(digest.to_string()));
+    match Digest::parse(digest) {
+        Ok(d) if d.algorithm() == Algorithm::Sha256 => Ok(&digest["sha256:".len()..]),
+        _ => Err(Error::InvalidDigest(digest.to_string())),
     }
-    Ok(hex)
 }
 
-/// Format a finished hasher as `sha256:<hex>`.
-pub(crate) fn finish(h: Sha256) -> String {
-    format!("sha256:{}", hex::encode(h.finalize()))
+/// The sha256 digest of a byte slice.
+pub fn sha256_digest(bytes: &[u8]) -> Digest {
+    Digest::sha256(bytes)
 }
 
-/// `sha256:<hex>` of a byte slice.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    finish(Sha256::new_with_prefix(bytes))
-}
-
-/// A reader that hashes and counts what passes through it.
-pub struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    count: u64,
-}
+/// A reader that hashes (sha256) and counts what passes through it.
+pub struct HashingReader<R>(oci::HashingReader<R>);
 
 impl<R: Read> HashingReader<R> {
     /// Wrap `inner`.
     pub fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
+        HashingReader(oci::HashingReader::new(inner, Algorithm::Sha256))
     }
 
     /// Read the rest of the stream (so the digest covers all of it) and return
     /// `(digest, bytes)`.
-    pub fn drain_and_finish(mut self) -> io::Result<(String, u64)> {
+    pub fn drain_and_finish(mut self) -> io::Result<(Digest, u64)> {
         io::copy(&mut self, &mut io::sink())?;
         Ok(self.finish())
     }
 
-    /// `(sha256:<hex>, bytes)` of what was read so far.
-    pub fn finish(self) -> (String, u64) {
-        (finish(self.hasher), self.count)
+    /// `(digest, bytes)` of what was read so far.
+    pub fn finish(self) -> (Digest, u64) {
+        self.0.finish()
     }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
+        self.0.read(buf)
     }
 }
 
-/// A writer that hashes and counts what passes through it.
-pub struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    count: u64,
-}
+/// A writer that hashes (sha256) and counts what passes through it.
+pub struct HashingWriter<W>(oci::HashingWriter<W>);
 
 impl<W: Write> HashingWriter<W> {
     /// Wrap `inner`.
     pub fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
+        HashingWriter(oci::HashingWriter::new(inner, Algorithm::Sha256))
     }
 
     /// Return the inner writer, the digest and the byte count.
-    pub fn finish(self) -> (W, String, u64) {
-        (self.inner, finish(self.hasher), self.count)
+    pub fn finish(self) -> (W, Digest, u64) {
+        self.0.finish()
     }
 }
 
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
+        self.0.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        self.0.flush()
     }
 }
 
@@ -125,7 +97,7 @@ mod tests {
     #[test]
     fn hashes_empty_input() {
         assert_eq!(
-            sha256_digest(b""),
+            sha256_digest(b"").as_str(),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
     }

@@ -13,11 +13,11 @@ use std::io::Write;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerInfo {
     /// Digest of the (compressed) blob.
-    pub digest: String,
+    pub digest: oci::Digest,
     /// Size of the blob in bytes.
     pub size: u64,
     /// Digest of the uncompressed tar.
-    pub diff_id: String,
+    pub diff_id: oci::Digest,
     /// OCI media type of the blob.
     pub media_type: String,
 }

@@ -207,7 +207,8 @@ pub fn plan(
     let blobs = content
         .list()?
         .into_iter()
-        .filter(|(d, _)| !roots.blobs.contains(d) && !held.blobs.contains(d))
+        .filter(|(d, _)| !roots.blobs.contains(d.as_str()) && !held.blobs.contains(d.as_str()))
+        .map(|(d, size)| (d.to_string(), size))
         .collect();
     let mut partials = Vec::new();
     let ingest = content.ingest_dir();

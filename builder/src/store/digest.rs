@@ -6,21 +6,22 @@ use super::error::{Result, StoreError};
 
 pub use kiln_snapshot::{sha256_digest, HashingReader, HashingWriter};
 
-/// Check that `digest` is `sha256:<64 lower-case hex>`; return the hex part.
+/// Check that `digest` is a sha256 digest (the workspace's one validator, [`oci::Digest`]);
+/// return the hex part.
 pub fn validate_digest(digest: &str) -> Result<&str> {
-    let hex = digest
-        .strip_prefix("sha256:")
-        .ok_or(StoreError::InvalidDigest {
-            digest: digest.to_string(),
-            why: "expected sha256:<hex>",
-        })?;
-    if !is_hex64(hex) {
-        return Err(StoreError::InvalidDigest {
-            digest: digest.to_string(),
-            why: "expected 64 lower-case hex digits",
-        });
-    }
-    Ok(hex)
+    kiln_snapshot::parse_digest(digest).map_err(|_| StoreError::InvalidDigest {
+        digest: digest.to_string(),
+        why: "expected sha256: and 64 lower-case hex digits",
+    })
+}
+
+/// `digest` as an [`oci::Digest`], validated.
+pub fn to_digest(digest: &str) -> Result<oci::Digest> {
+    validate_digest(digest)?;
+    oci::Digest::parse(digest).map_err(|_| StoreError::InvalidDigest {
+        digest: digest.to_string(),
+        why: "expected sha256: and 64 lower-case hex digits",
+    })
 }
 
 /// Is `s` exactly 64 lower-case hex digits?

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::reference::ReferenceError;
+use oci::ReferenceError;
 
 /// Everything that can go wrong in the image store and its archive formats.
 #[derive(Debug, thiserror::Error)]

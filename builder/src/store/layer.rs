@@ -8,7 +8,6 @@ use kiln_snapshot::BlobWriter;
 
 use super::digest::HashingWriter;
 use super::error::{Result, StoreError};
-use super::oci::MEDIA_TYPE_OCI_LAYER_GZIP;
 use super::{ImageStore, LayerDesc};
 
 /// A `Write` taking an uncompressed layer tar; [`LayerWriter::finish`] stores it gzip-compressed.
@@ -45,10 +44,10 @@ impl LayerWriter {
             .map_err(StoreError::content(format!("storing layer {digest}")))?;
         Ok((
             LayerDesc {
-                media_type: MEDIA_TYPE_OCI_LAYER_GZIP.into(),
-                digest,
+                media_type: oci::media::OCI_LAYER_GZIP.into(),
+                digest: digest.to_string(),
                 size,
-                diff_id,
+                diff_id: diff_id.to_string(),
             },
             !existed,
         ))

@@ -8,12 +8,11 @@
 
 pub mod digest;
 pub mod dirtar;
+pub mod docker_archive;
 pub mod error;
 pub mod layer;
-pub mod oci;
 mod put;
 pub use put::manifest_bytes;
-pub mod reference;
 mod remove;
 pub use remove::ImageUser;
 mod resolve;
@@ -28,7 +27,7 @@ use serde::de::DeserializeOwned;
 
 pub use error::{Result, StoreError};
 pub use oci::{Descriptor, Index, Manifest};
-pub use reference::{Reference, ReferenceError};
+pub use oci::{Reference, ReferenceError};
 
 /// Largest manifest, index or config we read into memory.
 pub const MAX_JSON_BLOB: u64 = 8 << 20;
@@ -37,7 +36,7 @@ pub const MAX_JSON_BLOB: u64 = 8 << 20;
 /// be in the content store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerDesc {
-    /// Layer media type, e.g. [`oci::MEDIA_TYPE_OCI_LAYER_GZIP`].
+    /// Layer media type, e.g. [`oci::media::OCI_LAYER_GZIP`].
     pub media_type: String,
     /// Digest of the (compressed) blob.
     pub digest: String,
@@ -51,9 +50,9 @@ impl From<kiln_snapshot::LayerInfo> for LayerDesc {
     fn from(l: kiln_snapshot::LayerInfo) -> Self {
         LayerDesc {
             media_type: l.media_type,
-            digest: l.digest,
+            digest: l.digest.to_string(),
             size: l.size,
-            diff_id: l.diff_id,
+            diff_id: l.diff_id.to_string(),
         }
     }
 }
@@ -180,14 +179,14 @@ impl ImageStore {
     /// The manifest and config of the image whose manifest is `manifest_digest`.
     pub fn image(&self, manifest_digest: &str) -> Result<(Manifest, ImageConfig)> {
         let manifest: Manifest = self.read_json_blob(manifest_digest, "manifest")?;
-        if !oci::is_manifest_media_type(manifest.media_type()) {
+        if !oci::media::is_manifest(manifest.media_type()) {
             return Err(StoreError::UnsupportedMediaType {
                 media_type: manifest.media_type().to_string(),
                 what: format!("image manifest {manifest_digest}"),
             });
         }
         let cmt = manifest.config.media_type.as_str();
-        if cmt != oci::MEDIA_TYPE_OCI_CONFIG && cmt != oci::MEDIA_TYPE_DOCKER_CONFIG {
+        if cmt != oci::media::OCI_CONFIG && cmt != oci::media::DOCKER_CONFIG {
             return Err(StoreError::UnsupportedMediaType {
                 media_type: cmt.to_string(),
                 what: format!("config of manifest {manifest_digest}"),
@@ -232,7 +231,7 @@ impl ImageStore {
         for d in manifest.layers.iter() {
             if !self.content.has(&d.digest) {
                 return Err(StoreError::MissingBlob {
-                    digest: d.digest.clone(),
+                    digest: d.digest.to_string(),
                     what: format!("layer of manifest {manifest_digest}"),
                 });
             }
@@ -255,7 +254,7 @@ impl ImageStore {
                     .find(|l| !self.content.has(&l.digest))
                 {
                     Some(l) => Err(StoreError::MissingBlob {
-                        digest: l.digest.clone(),
+                        digest: l.digest.to_string(),
                         what: format!("layer of manifest {m}"),
                     }),
                     None => Ok((manifest, config)),
@@ -263,7 +262,7 @@ impl ImageStore {
             });
             let summary = match found {
                 Ok((manifest, config)) => ImageSummary {
-                    id: manifest.config.digest.clone(),
+                    id: manifest.config.digest.to_string(),
                     tags,
                     manifest_digest: m.clone(),
                     created: config.created.clone(),
@@ -277,7 +276,7 @@ impl ImageStore {
                         // digest stands in (`rmi` accepts it).
                         id: manifest
                             .as_ref()
-                            .map(|mf| mf.config.digest.clone())
+                            .map(|mf| mf.config.digest.to_string())
                             .unwrap_or_else(|| m.clone()),
                         tags,
                         manifest_digest: m.clone(),
@@ -306,7 +305,7 @@ impl ImageStore {
     pub fn image_blobs(&self, manifest_digest: &str) -> Vec<String> {
         let mut out = vec![manifest_digest.to_string()];
         if let Ok(m) = self.manifest(manifest_digest) {
-            out.extend(m.blobs().map(|d| d.digest.clone()));
+            out.extend(m.blobs().map(|d| d.digest.to_string()));
         }
         out
     }

@@ -4,8 +4,8 @@ use kiln_frontend::image::ImageConfig;
 
 use super::digest::validate_digest;
 use super::error::{Result, StoreError};
-use super::oci::{self, Descriptor, Manifest};
 use super::{tags, ImageStore, LayerDesc, Reference};
+use oci::{Descriptor, Manifest};
 
 impl ImageStore {
     /// Write `config` and an OCI manifest over `layers` (whose blobs must already be in the
@@ -41,10 +41,11 @@ impl ImageStore {
             .content()
             .write_bytes(&config_bytes)
             .map_err(StoreError::content("writing image config"))?;
-        let config_desc = Descriptor::new(oci::MEDIA_TYPE_OCI_CONFIG, &config_digest, config_size);
+        let config_desc =
+            Descriptor::new(oci::media::OCI_CONFIG, config_digest.clone(), config_size);
         let manifest_digest = self.write_manifest(config_desc, &layers)?;
         self.add_image(&manifest_digest)?;
-        Ok(manifest_digest)
+        Ok(manifest_digest.to_string())
     }
 
     /// Write (without registering) an OCI manifest over `config` and `layers`, canonically;
@@ -55,7 +56,7 @@ impl ImageStore {
             .content()
             .write_bytes(&manifest_bytes)
             .map_err(StoreError::content("writing image manifest"))?;
-        Ok(manifest_digest)
+        Ok(manifest_digest.to_string())
     }
 
     /// Register several images and point their tags at them in one atomic index update
@@ -93,13 +94,19 @@ impl ImageStore {
 pub fn manifest_bytes(config: Descriptor, layers: &[LayerDesc]) -> Result<Vec<u8>> {
     let manifest = Manifest {
         schema_version: 2,
-        media_type: Some(oci::MEDIA_TYPE_OCI_MANIFEST.to_string()),
+        media_type: Some(oci::media::OCI_MANIFEST.to_string()),
         artifact_type: None,
         config,
         layers: layers
             .iter()
-            .map(|l| Descriptor::new(&l.media_type, &l.digest, l.size))
-            .collect(),
+            .map(|l| {
+                Ok(Descriptor::new(
+                    &l.media_type,
+                    super::digest::to_digest(&l.digest)?,
+                    l.size,
+                ))
+            })
+            .collect::<Result<_>>()?,
         subject: None,
         annotations: Default::default(),
     };

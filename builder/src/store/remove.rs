@@ -3,10 +3,10 @@
 use std::collections::BTreeSet;
 
 use super::error::{Result, StoreError};
-use super::reference::Reference;
 use super::resolve::Found;
 use super::tags::{self, TagIndex};
 use super::ImageStore;
+use oci::Reference;
 
 /// A container's use of an image, which `rmi` must respect (docker's "conflict" errors).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +142,7 @@ impl ImageStore {
                 // A broken image (its config or manifest gone) is removed all the same.
                 let id = self
                     .manifest(m)
-                    .map(|mf| mf.config.digest.clone())
+                    .map(|mf| mf.config.digest.to_string())
                     .unwrap_or_else(|_| m.clone());
                 ids.insert(id);
                 candidates.extend(self.image_blobs(m));
@@ -216,7 +216,7 @@ impl ImageStore {
                 .map_err(StoreError::content("listing blobs"))?;
             let doomed: Vec<String> = all
                 .into_iter()
-                .map(|(d, _)| d)
+                .map(|(d, _)| d.to_string())
                 .filter(|d| !keep.contains(d))
                 .collect();
             self.delete_unheld(doomed.iter(), held)?;

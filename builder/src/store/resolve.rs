@@ -3,9 +3,9 @@
 
 use super::digest::{is_hex64, is_lower_hex};
 use super::error::{Result, StoreError};
-use super::reference::Reference;
 use super::tags::{self, TagIndex};
 use super::{parse_refs, ImageRecord, ImageStore};
+use oci::Reference;
 
 /// Shortest image-ID prefix accepted.
 pub const MIN_SHORT_ID: usize = 4;
@@ -34,7 +34,7 @@ impl ImageStore {
         let (manifest, config) = self.image(manifest_digest)?;
         Ok(ImageRecord {
             manifest_digest: manifest_digest.to_string(),
-            id: manifest.config.digest.clone(),
+            id: manifest.config.digest.to_string(),
             manifest,
             config,
             tags: parse_refs(&idx.refs_of(manifest_digest)),
@@ -60,8 +60,8 @@ impl ImageStore {
                 return Ok(Found::Ref(r, m.clone()));
             }
             if let Some(d) = &r.digest {
-                if idx.images.contains_key(d) {
-                    return Ok(Found::Ids(vec![d.clone()]));
+                if idx.images.contains_key(d.as_str()) {
+                    return Ok(Found::Ids(vec![d.to_string()]));
                 }
             }
         }
@@ -83,7 +83,7 @@ impl ImageStore {
                 continue;
             };
             if manifest.config.digest.starts_with(&want) {
-                matches.push((manifest.config.digest, m.clone()));
+                matches.push((manifest.config.digest.to_string(), m.clone()));
             }
         }
         let mut ids: Vec<String> = matches.iter().map(|(id, _)| id.clone()).collect();

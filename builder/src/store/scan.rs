@@ -197,7 +197,7 @@ fn read_file(
             return Err(StoreError::DigestMismatch {
                 what: format!("archive blob {name:?}"),
                 expected,
-                actual,
+                actual: actual.to_string(),
             });
         }
         blob.commit(Some(&expected))

@@ -40,7 +40,7 @@ pub fn blobs(store: &ImageStore) -> Vec<String> {
         .list()
         .unwrap()
         .into_iter()
-        .map(|(d, _)| d)
+        .map(|(d, _)| d.to_string())
         .collect()
 }
 

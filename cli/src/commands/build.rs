@@ -177,6 +177,8 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
         network,
         source_date_epoch,
         context_name: "context".into(),
+        // The builder reads the context's .dockerignore.
+        dockerignore: None,
     };
     let mut tags = a.tags.clone();
     tags.extend(output.iter().flat_map(|o| o.names.iter().cloned()));

@@ -32,6 +32,8 @@ pub fn run(root: &Path, req: &BuildRequest) -> anyhow::Result<ExitCode> {
             .display()
             .to_string();
     }
+    // The checks see the .dockerignore a build would apply (CopyIgnoredFile).
+    options.dockerignore = kiln_builder::build::dockerignore(req)?;
     let kiln = super::open(root)?;
     let resolver = StoreResolver { kiln: &kiln };
     let lint = LintOptions {

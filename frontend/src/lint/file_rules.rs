@@ -1,15 +1,15 @@
 //! Rules on the text of instructions, for every stage: keyword casing, MAINTAINER, EXPOSE
 //! forms and empty continuation lines.
 
-use super::model::Instr;
-use super::model::Model;
 use super::rules::*;
 use super::Sink;
 use crate::ast::{Dockerfile, Node};
 use crate::instructions::Instruction;
+use crate::stages::Instr;
+use crate::stages::StageModel;
 
 /// ConsistentInstructionCasing: every keyword all-lower or all-upper, as the majority is.
-pub(crate) fn instruction_casing(model: &Model, sink: &mut Sink) {
+pub(crate) fn instruction_casing(model: &StageModel, sink: &mut Sink) {
     let keywords = model
         .stages
         .iter()
@@ -43,7 +43,7 @@ pub(crate) fn instruction_casing(model: &Model, sink: &mut Sink) {
 }
 
 /// MaintainerDeprecated, ExposeProtoCasing, ExposeInvalidFormat.
-pub(crate) fn instruction_forms(model: &Model, sink: &mut Sink) {
+pub(crate) fn instruction_forms(model: &StageModel, sink: &mut Sink) {
     for instr in model.stages.iter().flat_map(|s| s.body.iter()) {
         match &instr.cmd.instruction {
             Instruction::Maintainer(_) => sink.warn_at(
@@ -98,7 +98,12 @@ pub(crate) fn empty_continuations(df: &Dockerfile, sink: &mut Sink) {
 
 /// InvalidDefinitionDescription (experimental): a comment right above `ARG` or `FROM … AS`
 /// describes it, so its first word must be the argument or stage name.
-pub(crate) fn definition_descriptions(text: &str, df: &Dockerfile, model: &Model, sink: &mut Sink) {
+pub(crate) fn definition_descriptions(
+    text: &str,
+    df: &Dockerfile,
+    model: &StageModel,
+    sink: &mut Sink,
+) {
     let lines: Vec<&str> = text.lines().collect();
     let directives_end = df.directives.iter().map(|d| d.line).max().unwrap_or(0);
     let instrs = model.global_args.iter().chain(

@@ -1,18 +1,19 @@
 //! Rules on `FROM` lines: names, platforms and the global ARGs they use.
 
-use super::model::{GlobalScope, Model};
+use super::global::GlobalScope;
 use super::reference::is_valid_reference;
 use super::rules::*;
 use super::Sink;
 use crate::image::Platform;
 use crate::instructions::suggest::suggest;
+use crate::stages::StageModel;
 
 /// Stage names that mean something else in `FROM`/`--from`.
 const RESERVED_STAGE_NAMES: &[&str] = &["context", "scratch"];
 
 /// StageNameCasing, FromAsCasing, and unless `casing_only`, ReservedStageName and
 /// DuplicateStageName (which need the whole file).
-pub(crate) fn stage_names(model: &Model, casing_only: bool, sink: &mut Sink) {
+pub(crate) fn stage_names(model: &StageModel, casing_only: bool, sink: &mut Sink) {
     let mut seen: Vec<&str> = Vec::new();
     for st in &model.stages {
         let node = st.from.node;
@@ -60,7 +61,7 @@ pub(crate) fn stage_names(model: &Model, casing_only: bool, sink: &mut Sink) {
 }
 
 /// UndefinedArgInFrom, RedundantTargetPlatform, FromPlatformFlagConstDisallowed.
-pub(crate) fn from_args(model: &Model, global: &GlobalScope, sink: &mut Sink) {
+pub(crate) fn from_args(model: &StageModel, global: &GlobalScope, sink: &mut Sink) {
     let candidates: Vec<&str> = global.declared.iter().map(String::as_str).collect();
     for st in &model.stages {
         let node = st.from.node;
@@ -119,7 +120,7 @@ pub(crate) fn from_args(model: &Model, global: &GlobalScope, sink: &mut Sink) {
 }
 
 /// InvalidDefaultArgInFrom: with only the ARGs' defaults, every base name must be valid.
-pub(crate) fn default_args(model: &Model, defaults: &GlobalScope, sink: &mut Sink) {
+pub(crate) fn default_args(model: &StageModel, defaults: &GlobalScope, sink: &mut Sink) {
     for st in &model.stages {
         let Ok(name) = model.lexer.process_word(&st.base, &defaults.env) else {
             return;

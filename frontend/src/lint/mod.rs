@@ -7,13 +7,16 @@
 //! `# check=skip=…;error=…;experimental=…` directive, replaced by the
 //! `BUILDKIT_DOCKERFILE_CHECK` build arg; a `# check=skip=…` comment right above an
 //! instruction skips rules for that instruction only. [`check_until_error`] keeps the findings
-//! made before an invalid instruction, for `docker build --check`-like output.
+//! made before an invalid instruction, for `docker build --check`-like output. CopyIgnoredFile
+//! needs the context's `.dockerignore`, which the builder hands over in
+//! [`BuildOptions::dockerignore`].
 
 mod config;
 mod excerpt;
 mod file_rules;
 mod from_rules;
-mod model;
+mod global;
+mod ignore_rules;
 pub mod reference;
 mod resolve;
 pub mod rules;
@@ -30,7 +33,7 @@ use crate::ast::{Dockerfile, Node};
 use crate::image::{ImageConfig, Platform};
 use crate::instructions::FrontendError;
 use crate::lower::{BuildOptions, ImageResolver, Warning};
-use model::Model;
+use crate::stages::StageModel;
 use stage_rules::Scope;
 
 /// One finding.
@@ -131,18 +134,20 @@ pub fn check_until_error(
             return (LintReport::default(), Some(e));
         }
     };
-    match run_checks(text, &df, opts, lint) {
-        Ok((report, broken)) => (report, broken.map(|e| e.with_source(text))),
+    let (model, broken) = StageModel::build(&df, file);
+    match run_checks(text, &df, &model, broken.is_some(), opts, lint) {
+        Ok(report) => (report, broken.map(|e| e.with_source(text))),
         Err(e) => (LintReport::default(), Some(e.with_source(text))),
     }
 }
 
-/// The checks of a build: stages the target reaches, images as lowering resolved them
-/// (`memo` shared with lowering). Returns the warnings for the build plan, or the build's
-/// error when `check=error=true` and there are findings.
-pub fn warnings_for_build(
+/// The checks of a build, on the stage model lowering used: stages the target reaches,
+/// images as lowering resolved them (`memo` shared with lowering). Returns the warnings for
+/// the build plan, or the build's error when `check=error=true` and there are findings.
+pub(crate) fn warnings_for_build(
     text: &str,
     df: &Dockerfile,
+    model: &StageModel,
     opts: &BuildOptions,
     memo: &MemoResolver,
 ) -> Result<Vec<Warning>, FrontendError> {
@@ -151,10 +156,7 @@ pub fn warnings_for_build(
         resolver: Some(&cached),
         all_stages: false,
     };
-    let (report, broken) = run_checks(text, df, opts, lint).map_err(|e| e.with_source(text))?;
-    if let Some(e) = broken {
-        return Err(e.with_source(text));
-    }
+    let report = run_checks(text, df, model, false, opts, lint).map_err(|e| e.with_source(text))?;
     if let Some(msg) = report.error_message() {
         let line = report.warnings.first().map_or(0, |w| w.start_line);
         return Err(FrontendError::new(&opts.dockerfile_name, line, 1, msg).with_source(text));
@@ -171,32 +173,34 @@ pub fn warnings_for_build(
         .collect())
 }
 
-/// The checks on a parsed file: the report, and the error that stopped them early (an invalid
-/// instruction, no stage). `Err` when they cannot run at all (options, syntax).
+/// The checks on a parsed file and its stage model; `broken`: the model stops at an invalid
+/// instruction (rules that need the whole file are skipped). `Err` when they cannot run at
+/// all (options, syntax).
 fn run_checks(
     text: &str,
     df: &Dockerfile,
+    model: &StageModel,
+    broken: bool,
     opts: &BuildOptions,
     lint: LintOptions,
-) -> Result<(LintReport, Option<FrontendError>), FrontendError> {
+) -> Result<LintReport, FrontendError> {
     let file = &opts.dockerfile_name;
     check_syntax(df, file)?;
     let config =
         config::effective(df, &opts.build_args).map_err(|e| FrontendError::general(file, e))?;
-    let (model, broken) = Model::build(df, file);
     let mut sink = Sink::default();
     file_rules::empty_continuations(df, &mut sink);
-    from_rules::stage_names(&model, broken.is_some(), &mut sink);
-    file_rules::instruction_forms(&model, &mut sink);
-    if broken.is_none() {
-        file_rules::instruction_casing(&model, &mut sink);
-        file_rules::definition_descriptions(text, df, &model, &mut sink);
-        if let Some(defaults) = model.global_scope(opts, false) {
-            from_rules::default_args(&model, &defaults, &mut sink);
+    from_rules::stage_names(model, broken, &mut sink);
+    file_rules::instruction_forms(model, &mut sink);
+    if !broken {
+        file_rules::instruction_casing(model, &mut sink);
+        file_rules::definition_descriptions(text, df, model, &mut sink);
+        if let Some(defaults) = global::global_scope(model, opts, false) {
+            from_rules::default_args(model, &defaults, &mut sink);
         }
-        if let Some(global) = model.global_scope(opts, true) {
-            from_rules::from_args(&model, &global, &mut sink);
-            stages(&model, &global, opts, lint, &mut sink);
+        if let Some(global) = global::global_scope(model, opts, true) {
+            from_rules::from_args(model, &global, &mut sink);
+            stages(model, &global, opts, lint, &mut sink);
         }
     }
 
@@ -222,13 +226,13 @@ fn run_checks(
         .collect();
     warnings.sort_by_key(|w| w.start_line);
     let error = config.error && !warnings.is_empty();
-    Ok((LintReport { warnings, error }, broken))
+    Ok(LintReport { warnings, error })
 }
 
 /// The stage rules, stage by stage in file order (a parent stage comes before its children).
 fn stages(
-    model: &Model,
-    global: &model::GlobalScope,
+    model: &StageModel,
+    global: &global::GlobalScope,
     opts: &BuildOptions,
     lint: LintOptions,
     sink: &mut Sink,
@@ -249,7 +253,7 @@ fn stages(
         if !reachable[i] {
             continue;
         }
-        let mut scope = match model.stage_named(&bases[i], i) {
+        let mut scope = match model.base_stage(i, &bases[i]) {
             Some(j) => scopes[j].clone().unwrap_or_else(|| Scope::from_image(None)),
             None if bases[i].eq_ignore_ascii_case("scratch") => {
                 Scope::from_image(Some(&ImageConfig::default()))

@@ -115,6 +115,11 @@ pub const FROM_PLATFORM_FLAG_CONST_DISALLOWED: Rule = rule(
     "from-platform-flag-const-disallowed",
     "FROM --platform flag should not use a constant value",
 );
+pub const COPY_IGNORED_FILE: Rule = rule(
+    "CopyIgnoredFile",
+    "copy-ignored-file",
+    "Attempting to Copy file that is excluded by .dockerignore",
+);
 pub const EXPOSE_PROTO_CASING: Rule = rule(
     "ExposeProtoCasing",
     "expose-proto-casing",
@@ -152,6 +157,7 @@ pub const ALL: &[Rule] = &[
     SECRETS_USED_IN_ARG_OR_ENV,
     INVALID_DEFAULT_ARG_IN_FROM,
     FROM_PLATFORM_FLAG_CONST_DISALLOWED,
+    COPY_IGNORED_FILE,
     EXPOSE_PROTO_CASING,
     EXPOSE_INVALID_FORMAT,
     INVALID_DEFINITION_DESCRIPTION,

@@ -1,20 +1,19 @@
 //! Rules that follow a stage's state instruction by instruction, as a build would: undefined
 //! variables, relative WORKDIR, shell-form CMD/ENTRYPOINT, repeated CMD/ENTRYPOINT/HEALTHCHECK,
-//! legacy `ENV k v`, secrets in ARG/ENV names.
+//! legacy `ENV k v`, secrets in ARG/ENV names, context sources `.dockerignore` excludes.
 
-use super::model::{GlobalScope, Instr, Model};
+use super::global::GlobalScope;
+use super::ignore_rules::copy_ignored_files;
 use super::rules::*;
 use super::Sink;
 use crate::ast::Node;
 use crate::image::ImageConfig;
 use crate::instructions::suggest::suggest;
 use crate::instructions::{CopySource, Instruction, ShellOrExec};
-use crate::lower::{BuildOptions, DEFAULT_PATH};
+use crate::lower::{BuildOptions, DEFAULT_PATH, NON_ENV_ARGS};
 use crate::shell::Lexer;
+use crate::stages::{Instr, StageModel};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Args that never become environment variables.
-const NON_ENV_ARGS: &[&str] = &["BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"];
 
 /// Name parts that suggest a secret, and parts that clear the suspicion.
 const SECRET_TOKENS: &[&str] = &[
@@ -78,7 +77,7 @@ struct Seen<'a> {
 
 /// Runs the stage rules over one stage, updating `scope` to its end state.
 pub(crate) fn lint_stage(
-    model: &Model,
+    model: &StageModel,
     index: usize,
     scope: &mut Scope,
     global: &GlobalScope,
@@ -245,6 +244,16 @@ fn dispatch<'a>(
                     node,
                 );
             }
+        }
+        Instruction::Copy(c) if c.from.is_none() => {
+            let n = paths(&c.srcs).count();
+            let ignore = opts.dockerignore.as_deref();
+            copy_ignored_files(ignore, false, &expanded[..n], node, sink);
+        }
+        Instruction::Add(a) => {
+            let n = paths(&a.srcs).count();
+            let ignore = opts.dockerignore.as_deref();
+            copy_ignored_files(ignore, true, &expanded[..n], node, sink);
         }
         Instruction::Healthcheck(_) => used_once(kw, &mut seen.healthcheck, node, sink),
         Instruction::Shell(_) => scope.shell_set = true,

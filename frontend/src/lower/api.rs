@@ -3,6 +3,7 @@
 use crate::image::{History, ImageConfig, Platform};
 use kiln_solver::{Graph, VertexId};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Build options, as given on the command line.
 #[derive(Debug, Clone)]
@@ -27,6 +28,18 @@ pub struct BuildOptions {
     pub source_date_epoch: Option<i64>,
     /// The local sources the Dockerfile may read: `context` always.
     pub context_name: String,
+    /// The context's `.dockerignore`, handed over by the builder (for the CopyIgnoredFile
+    /// check); `None`: there is none.
+    pub dockerignore: Option<Arc<dyn IgnoreMatcher>>,
+}
+
+/// The build context's `.dockerignore` as the builder read it: the frontend reads no disk.
+pub trait IgnoreMatcher: Send + Sync + std::fmt::Debug {
+    /// Docker's `MatchesOrParentMatches` on `path` exactly as given (a COPY source, cleaned
+    /// like Go's `filepath.Clean`): is it, or a directory above it, excluded?
+    fn matches_or_parent_matches(&self, path: &str) -> bool;
+    /// The patterns in order, cleaned; a `!` exception starts with `!`.
+    fn patterns(&self) -> Vec<String>;
 }
 
 impl Default for BuildOptions {
@@ -43,6 +56,7 @@ impl Default for BuildOptions {
             network: kiln_solver::NetworkMode::Default,
             source_date_epoch: None,
             context_name: "context".into(),
+            dockerignore: None,
         }
     }
 }

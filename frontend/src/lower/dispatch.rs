@@ -1,7 +1,7 @@
 //! Per-instruction lowering of everything but RUN and COPY/ADD: image config updates and
 //! their history entries.
 
-use super::history::{go_q_list, go_v_list, healthcheck_text};
+use super::history::{go_q_list, go_v_list, go_v_set, healthcheck_text};
 use super::paths::{join_abs, parse_chown};
 use super::state::{display_text, StageState};
 use super::{Loc, Lowerer};
@@ -141,8 +141,9 @@ impl Lowerer<'_> {
                 for p in &set {
                     exposed.insert(p.clone(), Empty {});
                 }
+                // Go's `%v` of the instruction's port map, as docker's BuildKit writes it.
                 let list: Vec<String> = set.into_iter().collect();
-                commit(st, format!("EXPOSE {}", go_v_list(&list)), None);
+                commit(st, format!("EXPOSE {}", go_v_set(&list)), None);
                 Ok(())
             }
             Instruction::Volume(vols) => {
@@ -171,6 +172,8 @@ impl Lowerer<'_> {
             Instruction::Cmd(c) => {
                 let args = self.command_args(st, c);
                 st.config.config.cmd = Some(args.clone());
+                // BuildKit marks the command as escaped (it matters on Windows only).
+                st.config.config.args_escaped = Some(true);
                 st.cmd_set = true;
                 commit(st, format!("CMD {}", go_q_list(&args)), None);
                 Ok(())

@@ -22,6 +22,7 @@ mod copy;
 mod dispatch;
 mod history;
 mod paths;
+mod proxy;
 mod run;
 mod stage;
 mod state;
@@ -29,12 +30,16 @@ mod state;
 pub use api::*;
 pub use copy::{is_git_source, is_http_source, url_file_name};
 pub use dispatch::HISTORY_COMMENT;
-pub use history::{go_q_list, go_v_list, healthcheck_text, run_command_string};
-pub use paths::{clean_abs, copy_dest, join_abs, parse_chown};
+pub use history::{
+    go_q_list, go_quote_rune, go_v_list, go_v_set, healthcheck_text, run_command_string,
+};
+pub use paths::{clean_abs, copy_dest, go_clean, join_abs, parse_chown};
+pub use proxy::proxy_env;
 
 use crate::instructions::suggest::did_you_mean;
-use crate::instructions::{self, Command, FrontendError, Instruction};
+use crate::instructions::{Command, FrontendError, Instruction};
 use crate::shell::Lexer;
+use crate::stages::{predefined_args, StageModel};
 use kiln_solver::{Graph, Op, SourceLocation, SourceOp, VertexId, VertexMeta};
 use state::StageState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -54,6 +59,9 @@ pub const PROXY_ARGS: &[&str] = &[
     "all_proxy",
 ];
 
+/// Args that never enter the build environment (BuildKit's `nonEnvArgs`).
+pub const NON_ENV_ARGS: &[&str] = &["BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"];
+
 /// BuildKit's default `PATH` for Linux images that have none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -68,26 +76,19 @@ pub fn lower(
         FrontendError::new(&e.file, e.line, e.column, e.message).with_source(dockerfile_text)
     })?;
     crate::lint::check_syntax(&df, &file).map_err(|e| e.with_source(dockerfile_text))?;
-    let commands =
-        instructions::from_dockerfile(&df, &file).map_err(|e| e.with_source(dockerfile_text))?;
+    // One stage model for lowering and the checks, so that they agree on every name.
+    let (model, broken) = StageModel::build(&df, &file);
+    if let Some(e) = broken {
+        return Err(e.with_source(dockerfile_text));
+    }
     // Lint after lowering, reading the images lowering resolved (no second lookup); the
     // parser's empty-continuation findings are reported by the linter (NoEmptyContinuation).
     let memo = crate::lint::MemoResolver::new(resolver);
-    let l = Lowerer::new(opts, &memo, df.escape, commands)
-        .map_err(|e| e.with_source(dockerfile_text))?;
+    let l = Lowerer::new(opts, &memo, &model).map_err(|e| e.with_source(dockerfile_text))?;
     let mut plan = l.run().map_err(|e| e.with_source(dockerfile_text))?;
-    let lint = crate::lint::warnings_for_build(dockerfile_text, &df, opts, &memo)?;
+    let lint = crate::lint::warnings_for_build(dockerfile_text, &df, &model, opts, &memo)?;
     plan.warnings.splice(0..0, lint);
     Ok(plan)
-}
-
-/// A stage as written: its FROM and the instructions after it.
-#[derive(Debug, Clone)]
-pub(crate) struct StageDef {
-    /// Lower-cased `AS` name.
-    pub name: Option<String>,
-    pub from: Command,
-    pub commands: Vec<Command>,
 }
 
 /// Where an instruction is, for errors and vertex metadata.
@@ -129,7 +130,8 @@ pub(crate) struct Lowerer<'a> {
     pub resolver: &'a dyn ImageResolver,
     pub lexer: Lexer,
     pub graph: Graph,
-    pub stages: Vec<StageDef>,
+    /// The stages, as the checks see them too.
+    pub model: &'a StageModel<'a>,
     /// Global scope: predefined args, then the ARGs before the first FROM (value `None` = unset).
     pub meta: Vec<(String, Option<String>)>,
     pub built: Vec<Option<StageState>>,
@@ -148,20 +150,20 @@ impl<'a> Lowerer<'a> {
     fn new(
         opts: &'a BuildOptions,
         resolver: &'a dyn ImageResolver,
-        escape: char,
-        commands: Vec<Command>,
+        model: &'a StageModel<'a>,
     ) -> Result<Self, FrontendError> {
         let file = opts.dockerfile_name.clone();
+        let n = model.stages.len();
         let mut l = Lowerer {
             file: file.clone(),
             opts,
             resolver,
-            lexer: Lexer::new(escape),
+            lexer: model.lexer,
             graph: Graph::new(),
-            stages: Vec::new(),
+            model,
             meta: Vec::new(),
-            built: Vec::new(),
-            building: Vec::new(),
+            built: vec![None; n],
+            building: vec![false; n],
             images: HashMap::new(),
             context: None,
             consumed: BTreeSet::new(),
@@ -169,35 +171,10 @@ impl<'a> Lowerer<'a> {
             warnings: Vec::new(),
             target: 0,
         };
-        let mut global_args = Vec::new();
-        for c in commands {
-            match (&c.instruction, l.stages.last_mut()) {
-                (Instruction::From { stage_name, .. }, _) => {
-                    let name = stage_name.clone();
-                    l.stages.push(StageDef {
-                        name,
-                        from: c,
-                        commands: Vec::new(),
-                    });
-                }
-                (_, Some(stage)) => stage.commands.push(c),
-                (Instruction::Arg(_), None) => global_args.push(c),
-                (_, None) => {
-                    return Err(Loc::of(&file, &c).err("no build stage in current context"))
-                }
-            }
-        }
-        if l.stages.is_empty() {
-            return Err(FrontendError::general(
-                &file,
-                "dockerfile contains no stages to build",
-            ));
-        }
         l.target = l.find_target()?;
-        l.built = vec![None; l.stages.len()];
-        l.building = vec![false; l.stages.len()];
         l.init_meta();
-        for c in &global_args {
+        for instr in &model.global_args {
+            let c = &instr.cmd;
             if let Instruction::Arg(args) = &c.instruction {
                 for (name, default) in args {
                     l.consumed.insert(name.clone());
@@ -222,26 +199,17 @@ impl<'a> Lowerer<'a> {
         Ok(l)
     }
 
-    /// The index of the stage to build.
+    /// The index of the stage to build: the last stage of the `--target` name (BuildKit
+    /// overwrites a name taken twice), or a stage index.
     fn find_target(&self) -> Result<usize, FrontendError> {
-        let Some(t) = &self.opts.target else {
-            return Ok(self.stages.len() - 1);
-        };
-        if let Some(i) = self
-            .stages
-            .iter()
-            .position(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(t)))
-        {
+        let t = self.opts.target.as_deref();
+        if let Some(i) = self.model.target_index(t) {
             return Ok(i);
         }
-        if let Ok(i) = t.parse::<usize>() {
-            if i < self.stages.len() {
-                return Ok(i);
-            }
-        }
+        let t = t.unwrap_or_default();
         let hint = did_you_mean(
             t,
-            self.stages.iter().filter_map(|s| s.name.as_deref()),
+            self.model.stages.iter().filter_map(|s| s.name.as_deref()),
             true,
         );
         Err(FrontendError::general(
@@ -252,24 +220,8 @@ impl<'a> Lowerer<'a> {
 
     /// Predefined platform args (overridable with `--build-arg`).
     fn init_meta(&mut self) {
-        let t = &self.opts.target_platform;
-        let b = &self.opts.build_platform;
-        let target_stage = self.stages[self.target]
-            .name
-            .clone()
-            .unwrap_or_else(|| "default".into());
-        let predefined = [
-            ("TARGETPLATFORM", t.to_string()),
-            ("TARGETOS", t.os.clone()),
-            ("TARGETARCH", t.architecture.clone()),
-            ("TARGETVARIANT", t.variant.clone().unwrap_or_default()),
-            ("BUILDPLATFORM", b.to_string()),
-            ("BUILDOS", b.os.clone()),
-            ("BUILDARCH", b.architecture.clone()),
-            ("BUILDVARIANT", b.variant.clone().unwrap_or_default()),
-            ("TARGETSTAGE", target_stage),
-        ];
-        for (k, v) in predefined {
+        let target_stage = self.model.stages[self.target].name.clone();
+        for (k, v) in predefined_args(self.opts, target_stage.as_deref()) {
             let v = self.opts.build_args.get(k).cloned().unwrap_or(v);
             self.meta.push((k.to_string(), Some(v)));
         }

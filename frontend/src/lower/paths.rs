@@ -17,6 +17,27 @@ pub fn clean_abs(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// Go's `filepath.Clean` for `/`-separated paths (relative ones stay relative; `""` is `.`).
+pub fn go_clean(p: &str) -> String {
+    let rooted = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." if out.last().is_some_and(|l| *l != "..") => {
+                out.pop();
+            }
+            ".." if rooted => {}
+            s => out.push(s),
+        }
+    }
+    match (rooted, out.is_empty()) {
+        (true, _) => format!("/{}", out.join("/")),
+        (false, true) => ".".to_string(),
+        (false, false) => out.join("/"),
+    }
+}
+
 /// `p` resolved against the directory `base` (absolute), cleaned.
 pub fn join_abs(base: &str, p: &str) -> String {
     if p.starts_with('/') {

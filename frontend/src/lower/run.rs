@@ -4,7 +4,8 @@ use super::dispatch::commit;
 use super::history::run_command_string;
 use super::paths::{base_name, clean_abs, join_abs};
 use super::state::{display_text, StageState};
-use super::{Loc, Lowerer, PROXY_ARGS};
+use super::{Loc, Lowerer};
+use crate::image::Platform;
 use crate::instructions::{
     is_heredoc_word, parse_mount, Command, FrontendError, MountType, RunInstruction, ShellOrExec,
 };
@@ -33,6 +34,7 @@ impl Lowerer<'_> {
         cmd: &Command,
         loc: &Loc,
     ) -> Result<(), FrontendError> {
+        check_runnable(&st.platform, &self.opts.build_platform).map_err(|e| loc.err(e))?;
         let cwd = st.workdir();
         let mut inputs = Inputs(vec![st.vertex]);
         let mut mounts = vec![Mount {
@@ -87,29 +89,19 @@ impl Lowerer<'_> {
             args
         };
 
-        // Environment: ENV, then ARGs that ENV does not override; proxies on the side.
-        let mut env: Vec<String> = st.config.config.env.clone().unwrap_or_default();
+        // Environment: the build environment (ENV and ARG values, the later winning), as
+        // BuildKit's LLB state carries it; proxies on the side, out of the key and history.
+        let mut env = st.env_list();
         let env_map = st.env_map();
-        let mut hist_args = Vec::new();
-        for (k, v) in &st.args {
-            if st.env_has(k) {
-                hist_args.push((k.clone(), env_map.get(k).cloned().unwrap_or_default()));
-                continue;
-            }
-            hist_args.push((k.clone(), v.clone().unwrap_or_default()));
-            if let Some(v) = v {
-                env.push(format!("{k}={v}"));
-            }
-        }
-        let mut proxy_env = Vec::new();
-        for k in PROXY_ARGS {
-            if let Some(v) = self.opts.build_args.get(*k) {
-                self.consumed.insert(k.to_string());
-                if !st.args.iter().any(|(a, _)| a == k) {
-                    proxy_env.push(format!("{k}={v}"));
-                }
-            }
-        }
+        let hist_args: Vec<(String, String)> = st
+            .args
+            .iter()
+            .map(|(k, v)| {
+                let shown = env_map.get(k).or(v.as_ref()).cloned().unwrap_or_default();
+                (k.clone(), shown)
+            })
+            .collect();
+        let proxy_env = super::proxy_env(&self.opts.build_args);
 
         // --mount
         let lexer = self.lexer;
@@ -241,6 +233,18 @@ impl Lowerer<'_> {
         );
         Ok(())
     }
+}
+
+/// RUN executes the stage's programs on this machine: refuse a stage whose platform has
+/// another operating system or architecture rather than run host programs and label the
+/// result for a platform it is not (until multi-platform builds, with emulation, exist).
+fn check_runnable(stage: &Platform, host: &Platform) -> Result<(), String> {
+    if stage.os == host.os && stage.architecture == host.architecture {
+        return Ok(());
+    }
+    Err(format!(
+        "cannot build for platform {stage}: RUN would have to execute {stage} programs on this {host} machine, and multi-platform builds are not supported yet"
+    ))
 }
 
 /// Linux's limit on one argument or environment string (`MAX_ARG_STRLEN`).

@@ -2,10 +2,11 @@
 //! references between them (`FROM <stage>`, `--from=`).
 
 use super::state::StageState;
-use super::{set_arg, Loc, Lowerer, DEFAULT_PATH};
+use super::{set_arg, Loc, Lowerer, DEFAULT_PATH, NON_ENV_ARGS};
 use crate::image::{ContainerConfig, ImageConfig, Platform};
 use crate::instructions::{self, Command, FrontendError, Instruction};
 use crate::lower::api::ResolvedImage;
+use crate::stages::StageRef;
 use kiln_solver::{Op, SourceOp, VertexId, VertexMeta};
 use std::collections::BTreeMap;
 
@@ -22,15 +23,17 @@ impl Lowerer<'_> {
         if self.built[i].is_some() {
             return Ok(());
         }
-        let def = self.stages[i].clone();
-        let from_loc = Loc::of(&self.file, &def.from);
+        let model = self.model;
+        let stage = &model.stages[i];
+        let from_loc = Loc::of(&self.file, &stage.from.cmd);
         if self.building[i] {
-            let name = def.name.clone().unwrap_or_else(|| format!("stage-{i}"));
+            let name = model.display_name(i);
             return Err(from_loc.err(format!("circular dependency detected on stage: {name}")));
         }
         self.building[i] = true;
         let mut st = self.start_stage(i)?;
-        for c in &def.commands {
+        for instr in &stage.body {
+            let c = &instr.cmd;
             let loc = Loc::of(&self.file, c);
             self.dispatch(&mut st, &c.instruction, c, &loc)?;
         }
@@ -42,15 +45,10 @@ impl Lowerer<'_> {
 
     /// The FROM of stage `i`: base filesystem and config, then the base's ONBUILD triggers.
     fn start_stage(&mut self, i: usize) -> Result<StageState, FrontendError> {
-        let def = self.stages[i].clone();
-        let loc = Loc::of(&self.file, &def.from);
-        let Instruction::From {
-            image, platform, ..
-        } = &def.from.instruction
-        else {
-            return Err(loc.err("stage does not start with FROM"));
-        };
-        let display = def.name.clone().unwrap_or_else(|| format!("stage-{i}"));
+        let model = self.model;
+        let def = &model.stages[i];
+        let loc = Loc::of(&self.file, &def.from.cmd);
+        let display = model.display_name(i);
         let ignore_cache = self.opts.no_cache
             || self
                 .opts
@@ -58,7 +56,7 @@ impl Lowerer<'_> {
                 .iter()
                 .any(|f| f.eq_ignore_ascii_case(&display));
         let meta_env = self.meta_env();
-        let platform = match platform {
+        let platform = match &def.platform {
             Some(p) => {
                 let p = self
                     .lexer
@@ -71,83 +69,69 @@ impl Lowerer<'_> {
         };
         let name = self
             .lexer
-            .process_word(image, &meta_env)
+            .process_word(&def.base, &meta_env)
             .map_err(|e| loc.err(e.to_string()))?;
         if name.is_empty() {
-            return Err(loc.err(format!("base name ({image}) should not be blank")));
+            return Err(loc.err(format!("base name ({}) should not be blank", def.base)));
         }
-        let parent = self.stages[..i].iter().position(|s| {
-            s.name
-                .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(&name))
-        });
-        let mut st;
+        let mut st = StageState {
+            display: display.clone(),
+            index: i,
+            vertex: VertexId::end(),
+            config: ImageConfig::default(),
+            steps: Vec::new(),
+            platform: platform.clone(),
+            env: Vec::new(),
+            args: Vec::new(),
+            cmd_set: false,
+            cmd_index: 0,
+            cmd_total: 0,
+            name_in_steps: true,
+            ignore_cache,
+        };
         let mut image_source: Option<(ResolvedImage, Platform)> = None;
-        if let Some(j) = parent {
+        if let Some(j) = model.base_stage(i, &name) {
+            // A stage on another stage: its filesystem, config, platform and build
+            // environment (the ARGs it declared included, as BuildKit's LLB state carries
+            // them); its own ARG list starts empty.
             self.build_stage(j)?;
             let base = self.built[j]
                 .clone()
                 .ok_or_else(|| loc.err("base stage was not built"))?;
-            st = StageState {
-                display: display.clone(),
-                index: i,
-                vertex: base.vertex,
-                config: base.config,
-                steps: base.steps,
-                platform: base.platform,
-                args: Vec::new(),
-                cmd_set: false,
-                cmd_index: 0,
-                cmd_total: 0,
-                name_in_steps: true,
-                ignore_cache,
-            };
+            st.vertex = base.vertex;
+            st.config = base.config;
+            st.steps = base.steps;
+            st.platform = base.platform;
+            st.env = base.env;
         } else {
-            let (vertex, config) = if name.eq_ignore_ascii_case("scratch") {
-                (self.scratch_vertex(), scratch_config(&platform))
+            if name.eq_ignore_ascii_case("scratch") {
+                st.vertex = self.scratch_vertex();
+                st.config = scratch_config(&platform);
             } else {
                 let resolved = self
                     .resolve_image(&name, &platform)
                     .map_err(|e| loc.err(e))?;
-                let config = resolved.config.clone();
-                image_source = Some((resolved, platform.clone()));
+                st.config = resolved.config.clone();
                 // The vertex is added below, once the step count is known.
-                (VertexId::end(), config)
-            };
-            st = StageState {
-                display: display.clone(),
-                index: i,
-                vertex,
-                config,
-                steps: Vec::new(),
-                platform: platform.clone(),
-                args: Vec::new(),
-                cmd_set: false,
-                cmd_index: 0,
-                cmd_total: 0,
-                name_in_steps: true,
-                ignore_cache,
-            };
-            if st.config.os == "linux" || st.config.os.is_empty() {
-                let has_path = st
-                    .config
-                    .config
-                    .env
-                    .iter()
-                    .flatten()
-                    .any(|kv| kv.starts_with("PATH="));
-                if !has_path {
-                    st.set_env("PATH", DEFAULT_PATH);
-                }
+                image_source = Some((resolved, platform.clone()));
+            }
+            for kv in st.config.config.env.clone().iter().flatten() {
+                let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+                st.set_build_env(k, v);
+            }
+            if (st.config.os == "linux" || st.config.os.is_empty())
+                && !st.env.iter().any(|(k, _)| k == "PATH")
+            {
+                st.set_env("PATH", DEFAULT_PATH);
             }
         }
         let triggers = self.parse_triggers(&mut st, &loc)?;
         // Like BuildKit, a single-stage Dockerfile shows `[N/M]` without a stage name.
-        st.name_in_steps = self.stages.len() > 1;
+        st.name_in_steps = model.stages.len() > 1;
         st.cmd_total = def
-            .commands
+            .body
             .iter()
-            .filter(|c| makes_vertex(&c.instruction))
+            .filter(|c| makes_vertex(&c.cmd.instruction))
             .count()
             + triggers.len()
             + usize::from(image_source.is_some());
@@ -227,49 +211,45 @@ impl Lowerer<'_> {
         self.graph.add(op, &[], meta)
     }
 
-    /// The root filesystem named by `--from=` (stage name, stage index, or image) as seen from
-    /// stage `current`.
+    /// The root filesystem named by `--from=` (stage index, stage name, or image) as seen from
+    /// stage `st`. A name taken by several stages means the last of them (as in BuildKit),
+    /// which must come before the current stage.
     pub fn vertex_of_from(&mut self, from: &str, st: &StageState) -> Result<VertexId, String> {
         let (cur, current_display, platform) = (st.index, st.display.as_str(), &st.platform);
-        let by_name = self.stages.iter().position(|s| {
-            s.name
-                .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(from))
-        });
-        let by_index = from
-            .parse::<usize>()
-            .ok()
-            .filter(|i| *i < self.stages.len());
-        if let Some(j) = by_name.or(by_index) {
-            if j == cur {
-                return Err(format!("circular dependency detected on stage: {from}"));
+        match self.model.stage_ref(from) {
+            StageRef::Stage(j) => {
+                if j == cur {
+                    return Err(format!("circular dependency detected on stage: {from}"));
+                }
+                if j > cur {
+                    return Err(format!(
+                        "cannot copy from stage {from:?}, it needs to be defined before current stage {current_display:?}"
+                    ));
+                }
+                self.build_stage(j).map_err(|e| e.message)?;
+                self.built[j]
+                    .as_ref()
+                    .map(|s| s.vertex)
+                    .ok_or_else(|| format!("stage {from:?} was not built"))
             }
-            if j > cur {
-                return Err(format!(
-                    "cannot copy from stage {from:?}, it needs to be defined before current stage {current_display:?}"
-                ));
-            }
-            self.build_stage(j).map_err(|e| e.message)?;
-            return self.built[j]
-                .as_ref()
-                .map(|s| s.vertex)
-                .ok_or_else(|| format!("stage {from:?} was not built"));
-        }
-        if from.parse::<usize>().is_ok() {
-            return Err(format!(
+            StageRef::BadIndex(_) => Err(format!(
                 "invalid stage index {from}: there are only {} stages",
-                self.stages.len()
-            ));
+                self.model.stages.len()
+            )),
+            StageRef::Image => {
+                let r = self.resolve_image(from, platform)?;
+                let meta = VertexMeta {
+                    name: format!("FROM {}@{}", r.name, r.manifest_digest),
+                    ..Default::default()
+                };
+                Ok(self.image_vertex(&r, platform, meta))
+            }
         }
-        let r = self.resolve_image(from, platform)?;
-        let meta = VertexMeta {
-            name: format!("FROM {}@{}", r.name, r.manifest_digest),
-            ..Default::default()
-        };
-        Ok(self.image_vertex(&r, platform, meta))
     }
 
-    /// Declare in-stage ARGs.
+    /// Declare in-stage ARGs: a value (the build arg, else the default expanded, else the
+    /// global value) enters the build environment after what is there, so it wins over an
+    /// earlier ENV of the same name inside RUN (the image config keeps the ENV).
     pub fn declare_args(
         &mut self,
         st: &mut StageState,
@@ -298,6 +278,11 @@ impl Lowerer<'_> {
                 Some(v) => format!("{name}={v}"),
                 None => name.clone(),
             });
+            if let Some(v) = &value {
+                if !NON_ENV_ARGS.contains(&name.as_str()) {
+                    st.set_build_env(name, v);
+                }
+            }
             set_arg(&mut st.args, name, value);
         }
         Ok(format!("ARG {}", commit.join(" ")))

@@ -20,7 +20,12 @@ pub(crate) struct StageState {
     pub config: ImageConfig,
     pub steps: Vec<HistoryStep>,
     pub platform: Platform,
-    /// ARGs declared in this stage, in first-declaration order.
+    /// The build environment (BuildKit's LLB state env): the base's `Env`, then every ENV and
+    /// every ARG with a value, in the order they were set (a later one replaces an earlier one
+    /// in place). RUN gets it and words expand in it; the image config keeps only ENV.
+    /// A stage built `FROM <stage>` starts with its parent's, ARGs included.
+    pub env: Vec<(String, String)>,
+    /// ARGs declared in this stage, in first-declaration order (RUN's `|N k=v` history).
     pub args: Vec<(String, Option<String>)>,
     /// CMD was set in this stage (ENTRYPOINT then keeps it).
     pub cmd_set: bool,
@@ -32,32 +37,26 @@ pub(crate) struct StageState {
 }
 
 impl StageState {
-    /// Variables for expansion: ENV, then ARGs that ENV does not override.
+    /// Variables for expansion: the build environment.
     pub fn env_map(&self) -> BTreeMap<String, String> {
-        let mut m = BTreeMap::new();
-        for (k, v) in &self.args {
-            if let Some(v) = v {
-                m.insert(k.clone(), v.clone());
-            }
-        }
-        for kv in self.config.config.env.iter().flatten() {
-            let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
-            m.insert(k.to_string(), v.to_string());
-        }
-        m
+        self.env.iter().cloned().collect()
     }
 
-    /// Is `key` set by ENV?
-    pub fn env_has(&self, key: &str) -> bool {
-        self.config
-            .config
-            .env
-            .iter()
-            .flatten()
-            .any(|kv| kv.split_once('=').map_or(kv.as_str(), |p| p.0) == key)
+    /// The build environment as `KEY=VALUE` entries, in order.
+    pub fn env_list(&self) -> Vec<String> {
+        self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()
     }
 
-    /// Set (or replace in place) an ENV entry in the image config.
+    /// Set a build-environment variable (ARG), leaving the image config alone.
+    pub fn set_build_env(&mut self, key: &str, value: &str) {
+        match self.env.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value.to_string(),
+            None => self.env.push((key.to_string(), value.to_string())),
+        }
+    }
+
+    /// ENV: set (or replace in place) an entry of the image config and of the build
+    /// environment.
     pub fn set_env(&mut self, key: &str, value: &str) {
         let env = self.config.config.env.get_or_insert_with(Vec::new);
         let entry = format!("{key}={value}");
@@ -68,6 +67,7 @@ impl StageState {
             Some(slot) => *slot = entry,
             None => env.push(entry),
         }
+        self.set_build_env(key, value);
     }
 
     /// The working directory (`/` when unset).
