@@ -243,7 +243,7 @@ impl ImageStore {
     /// The image ID (config digest) of manifest `m`, or `m` when its manifest is unreadable.
     fn image_id(&self, m: &str) -> String {
         self.manifest(m)
-            .map(|mf| mf.config.digest.clone())
+            .map(|mf| mf.config.digest.to_string())
             .unwrap_or_else(|_| m.to_string())
     }
 }
