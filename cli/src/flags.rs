@@ -75,9 +75,10 @@ fn docker_bool(arg: Arg) -> Arg {
         .value_parser(GoBool)
 }
 
-/// Apply [`docker_bool`] to every flag of `cmd` and of its subcommands, at any depth.
+/// Apply [`docker_bool`] to every flag of `cmd` and of its subcommands, at any depth; and let
+/// a flag given twice take its last value, as pflag does (`--rm --rm=false`).
 pub fn docker_bools(cmd: Command) -> Command {
-    let mut cmd = cmd.mut_args(docker_bool);
+    let mut cmd = cmd.mut_args(docker_bool).args_override_self(true);
     let names: Vec<String> = cmd
         .get_subcommands()
         .map(|c| c.get_name().to_string())

@@ -55,6 +55,10 @@ enum Command {
     /// Remove build cache
     #[command(alias = "builder-prune")]
     Prune(commands::system::PruneArgs),
+    /// Show the kiln version information
+    Version(commands::about::VersionArgs),
+    /// Display system-wide information
+    Info(commands::about::InfoArgs),
     /// Manage kiln (disk usage)
     #[command(subcommand)]
     System(commands::system::SystemCommand),
@@ -87,6 +91,8 @@ fn main() -> ExitCode {
         Command::Rm(a) => commands::containers::rm(&root, a),
         Command::Prune(a) => commands::system::prune(&root, a),
         Command::System(c) => commands::system::system(&root, c),
+        Command::Version(a) => commands::about::version(a),
+        Command::Info(a) => commands::about::info(&root, a),
         Command::Debug(commands::debug::DebugCommand::Ast { file }) => commands::debug::ast(&file),
         Command::Debug(commands::debug::DebugCommand::Graph(a)) => commands::debug::graph(&root, a),
     };

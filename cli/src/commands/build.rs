@@ -38,6 +38,9 @@ pub struct BuildArgs {
     /// Set type of progress output
     #[arg(long, value_enum, default_value = "auto")]
     progress: ProgressMode,
+    /// Always attempt to pull a newer version of the base images (only --pull=false for now)
+    #[arg(long)]
+    pull: bool,
     /// Suppress the build output and print image ID on success
     #[arg(short, long)]
     quiet: bool,
@@ -128,6 +131,10 @@ fn parse_kv(
 }
 
 pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
+    if a.pull {
+        // TODO(issue 8): pull the base images once the registry client lands.
+        bail!("--pull: pulling images is not supported yet (kiln builds from its local store)");
+    }
     let build_args = parse_kv(&a.build_args, "build-arg", true)?;
     let output = a.output.as_deref().map(super::output::parse).transpose()?;
     let labels = parse_kv(&a.labels, "label", false)?;

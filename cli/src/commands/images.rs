@@ -5,7 +5,7 @@ use crate::format::{
 };
 use anyhow::{anyhow, bail};
 use kiln_builder::store::{ImageRecord, Reference};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -256,7 +256,7 @@ pub fn inspect_json(rec: &ImageRecord) -> Value {
         "Created": c.created.clone().unwrap_or_default(),
         "DockerVersion": "",
         "Author": c.author.clone().unwrap_or_default(),
-        "Config": docker_config(&c.config),
+        "Config": serde_json::to_value(&c.config).unwrap_or(Value::Null),
         "Architecture": c.architecture,
         "Variant": c.variant,
         "Os": c.os,
@@ -267,12 +267,13 @@ pub fn inspect_json(rec: &ImageRecord) -> Value {
     })
 }
 
-/// The image's config in the shape of docker's `Config`: every field docker always writes is
-/// there (`null`, `""` or `false` when unset), so templates such as `{{.Config.Cmd}}` work.
-fn docker_config(c: &kiln_builder::frontend::image::ContainerConfig) -> Value {
-    let mut m = match serde_json::to_value(c) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
+/// What an inspect template sees: the image's JSON, with `Config` in the shape of docker's
+/// (every field docker always writes is there, `null`, `""` or `false` when unset), so that
+/// `{{.Config.Cmd}}` works on an image without a CMD as it does in docker.
+fn template_data(v: &Value) -> Value {
+    let mut v = v.clone();
+    let Some(Value::Object(m)) = v.get_mut("Config") else {
+        return v;
     };
     for key in ["Hostname", "Domainname", "User", "Image", "WorkingDir"] {
         m.entry(key).or_insert(Value::String(String::new()));
@@ -290,7 +291,7 @@ fn docker_config(c: &kiln_builder::frontend::image::ContainerConfig) -> Value {
     for key in ["Env", "Cmd", "Volumes", "Entrypoint", "OnBuild", "Labels"] {
         m.entry(key).or_insert(Value::Null);
     }
-    Value::Object(m)
+    v
 }
 
 pub fn inspect(root: &Path, a: InspectArgs) -> anyhow::Result<ExitCode> {
@@ -310,7 +311,7 @@ pub fn inspect(root: &Path, a: InspectArgs) -> anyhow::Result<ExitCode> {
         Some(tpl) => {
             let tpl = Template::parse(tpl)?;
             for v in &out {
-                println!("{}", tpl.render(v)?);
+                println!("{}", tpl.render(&template_data(v))?);
             }
         }
         None => println!("{}", serde_json::to_string_pretty(&Value::Array(out))?),
