@@ -138,23 +138,17 @@ pub(crate) fn write_record(kiln: &Kiln, rec: &ContainerRecord) -> Result<()> {
     Ok(())
 }
 
-/// Take `name` for container `id`, or say who has it. A name whose container record is gone
-/// (its `kiln rm` or `kiln run --rm` was killed halfway) is taken over.
+/// Take `name` for container `id` (made by the process holding `lease`), or say who has it.
+/// The name is taken before the container's record is written, so of concurrent runs asking
+/// for one name exactly one gets it. A name whose container has no record and whose process
+/// is gone (a `kiln run` or `kiln rm` killed halfway) is taken over.
 pub(crate) fn reserve_name(
     kiln: &Kiln,
     name: &str,
     id: &str,
+    lease: &str,
 ) -> std::result::Result<(), ContainerError> {
     let name = valid_name(name)?;
-    if let Some(other) = list_containers(kiln)?
-        .into_iter()
-        .find(|c| c.name == name && c.id != id)
-    {
-        return Err(ContainerError::NameInUse {
-            name: name.into(),
-            id: other.id,
-        });
-    }
     let dir = names_dir(kiln);
     std::fs::create_dir_all(&dir).ctx(format_args!("cannot create {}", dir.display()))?;
     let target = dir.join(name);
@@ -162,16 +156,24 @@ pub(crate) fn reserve_name(
         .prefix(".name-")
         .tempfile_in(&dir)
         .ctx(format_args!("cannot create a file in {}", dir.display()))?;
-    std::fs::write(tmp.path(), id).ctx(format_args!("cannot write {}", tmp.path().display()))?;
+    std::fs::write(tmp.path(), format!("{id}\n{lease}\n"))
+        .ctx(format_args!("cannot write {}", tmp.path().display()))?;
+    let mut taken = false;
     for _ in 0..2 {
         match std::fs::hard_link(tmp.path(), &target) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                taken = true;
+                break;
+            }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                let holder = std::fs::read_to_string(&target).unwrap_or_default();
-                if holder.is_empty() || record_path(kiln, &holder).exists() {
+                let text = std::fs::read_to_string(&target).unwrap_or_default();
+                let mut lines = text.lines();
+                let (holder, holder_lease) = (lines.next().unwrap_or(""), lines.next());
+                let alive = holder_lease.is_some_and(|l| kiln.leases.is_live(l));
+                if alive || record_path(kiln, holder).exists() {
                     return Err(ContainerError::NameInUse {
                         name: name.into(),
-                        id: holder,
+                        id: holder.to_string(),
                     });
                 }
                 let _ = std::fs::remove_file(&target);
@@ -181,17 +183,31 @@ pub(crate) fn reserve_name(
             }
         }
     }
-    Err(ContainerError::NameInUse {
-        name: name.into(),
-        id: String::new(),
-    })
+    if !taken {
+        return Err(ContainerError::NameInUse {
+            name: name.into(),
+            id: String::new(),
+        });
+    }
+    // Records of kilns that kept no name files.
+    if let Some(other) = list_containers(kiln)?
+        .into_iter()
+        .find(|c| c.name == name && c.id != id)
+    {
+        release_name(kiln, name, id);
+        return Err(ContainerError::NameInUse {
+            name: name.into(),
+            id: other.id,
+        });
+    }
+    Ok(())
 }
 
 /// Give `name` back, if container `id` holds it.
 pub(crate) fn release_name(kiln: &Kiln, name: &str, id: &str) {
     let Ok(name) = valid_name(name) else { return };
     let path = names_dir(kiln).join(name);
-    if std::fs::read_to_string(&path).is_ok_and(|holder| holder == id) {
+    if std::fs::read_to_string(&path).is_ok_and(|text| text.lines().next() == Some(id)) {
         let _ = std::fs::remove_file(path);
     }
 }

@@ -174,18 +174,16 @@ pub fn run(
         lease: Some(kiln.lease.id().to_string()),
         pid: Some(std::process::id()),
     };
-    let started = kiln
-        .lease
-        .keep_alive()
-        .map_err(Error::from)
-        .and_then(|()| containers::write_record(kiln, &rec))
-        .map_err(RunError::from)
-        .and_then(|()| Ok(containers::reserve_name(kiln, &rec.name, &id)?));
-    if let Err(e) = started {
-        // The record may hold another container's name in a listing: it goes first.
-        let _ = std::fs::remove_file(containers::containers_dir(kiln).join(format!("{id}.json")));
+    let lease = kiln.lease.id().to_string();
+    kiln.lease.keep_alive().map_err(Error::from)?;
+    if let Err(e) = containers::reserve_name(kiln, &rec.name, &id, &lease) {
         let _ = kiln.snapshots.abort(active);
-        return Err(e);
+        return Err(e.into());
+    }
+    if let Err(e) = containers::write_record(kiln, &rec) {
+        containers::release_name(kiln, &rec.name, &id);
+        let _ = kiln.snapshots.abort(active);
+        return Err(e.into());
     }
     let spec = container_spec(req, &config, &active, kiln.snapshots.mode(), argv);
     let result = Runtime::new().run_proxied(&spec, Output::Inherit, cancel, proxy);
