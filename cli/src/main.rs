@@ -98,6 +98,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if out::is_broken_pipe(&e) => out::broken_pipe(),
         Err(e) => {
             diag::error(format_args!("{e:#}"));
             ExitCode::from(1)

@@ -42,11 +42,25 @@ pub fn stderr(args: std::fmt::Arguments<'_>) {
 /// not the reader going away: nothing is left to report them on but the status.
 fn gone(e: std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
-        // SAFETY: restoring the default disposition and raising a signal at ourselves.
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-            libc::raise(libc::SIGPIPE);
-        }
+        broken_pipe();
     }
     std::process::exit(1)
+}
+
+/// Did `e` come from writing to a reader that has gone (`kiln save IMG | false`)?
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// End as a program whose reader has gone: killed by SIGPIPE, quietly.
+pub fn broken_pipe() -> ! {
+    // SAFETY: restoring the default disposition and raising a signal at ourselves.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    std::process::exit(141)
 }

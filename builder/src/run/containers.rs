@@ -25,7 +25,8 @@ const KILL_WAIT: Duration = Duration::from_secs(10);
 pub struct ContainerRecord {
     pub id: String,
     pub name: String,
-    /// The image as `kiln ps` shows it (its first tag, or what was typed).
+    /// The image as it was named to `kiln run` (`kiln ps` shows it while it still names that
+    /// image, as docker does).
     pub image: String,
     /// The image's manifest digest: what `kiln rmi` checks (empty in records of older kilns).
     #[serde(default)]

@@ -156,11 +156,7 @@ pub fn run(
             .map(|n| n.trim_start_matches('/').to_string())
             .unwrap_or_else(|| format!("kiln_{}", &id.chars().take(8).collect::<String>())),
         id: id.clone(),
-        image: record
-            .tags
-            .first()
-            .map(|t| t.familiar_string())
-            .unwrap_or_else(|| req.image.clone()),
+        image: req.image.clone(),
         image_manifest: record.manifest_digest.clone(),
         image_id: record.id.clone(),
         command: argv.clone(),

@@ -4,7 +4,6 @@ use crate::format::{ellipsis, go_time, human_duration, seconds_since, ListFormat
 use kiln_builder::run::{
     list_containers, remove_container_forced, ContainerError, ContainerRecord,
 };
-use kiln_builder::Kiln;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::ExitCode;
@@ -89,8 +88,27 @@ pub fn ps(root: &Path, a: PsArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// One container as docker's `ps` shows it (`{{json .}}`).
-fn row(_kiln: &Kiln, c: &ContainerRecord, running: bool, id: String, no_trunc: bool) -> Value {
-    let command = c.command.join(" ");
+fn row(
+    kiln: &kiln_builder::Kiln,
+    c: &ContainerRecord,
+    running: bool,
+    id: String,
+    no_trunc: bool,
+) -> Value {
+    // docker's daemon: the arguments (not the program) that contain a space in single quotes.
+    let command = c
+        .command
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i > 0 && a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     let command = if no_trunc {
         command
     } else {
@@ -115,7 +133,7 @@ fn row(_kiln: &Kiln, c: &ContainerRecord, running: bool, id: String, no_trunc: b
         "Command": go_quote(&command),
         "CreatedAt": go_time(Some(&c.created)),
         "ID": id,
-        "Image": c.image,
+        "Image": image_shown(kiln, c),
         "Labels": "",
         "LocalVolumes": "0",
         "Mounts": "",
@@ -127,6 +145,22 @@ fn row(_kiln: &Kiln, c: &ContainerRecord, running: bool, id: String, no_trunc: b
         "State": state,
         "Status": status,
     })
+}
+
+/// docker's IMAGE column: the name given to `run` while it still names the container's image,
+/// else the image's short ID.
+fn image_shown(kiln: &kiln_builder::Kiln, c: &ContainerRecord) -> String {
+    let same = kiln
+        .images
+        .resolve(&c.image)
+        .ok()
+        .flatten()
+        .is_some_and(|r| r.manifest_digest == c.image_manifest);
+    if same || c.image_id.is_empty() {
+        c.image.clone()
+    } else {
+        crate::format::short_id(&c.image_id)
+    }
 }
 
 /// Go's `strconv.Quote`: `"…"` with quotes, backslashes and unprintable characters escaped
