@@ -214,3 +214,70 @@ fn boolean_flags_take_dockers_forms() {
     let out = k.run(&["run", "--rm", "--network", "none", "busybox", "false"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// The command names of a help text's `Commands:` section.
+fn commands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| l.trim() != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+/// The long boolean flags (no value) of a help text, but `--help` and `--version`.
+fn boolean_flags(help: &str) -> Vec<String> {
+    help.lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+        .filter_map(|l| {
+            let long = l
+                .split_whitespace()
+                .find(|w| w.starts_with("--"))?
+                .trim_end_matches(',');
+            let takes_value = l.contains(&format!("{long} <")) || long.contains('[');
+            (!takes_value && long != "--help" && long != "--version").then(|| long.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_boolean_flag_of_every_command_takes_true_and_false() {
+    let k = Kiln::empty();
+    let top = k.ok(&["--help"]);
+    let mut paths: Vec<Vec<String>> = Vec::new();
+    for c in commands(&top) {
+        let subs = commands(&k.ok(&[&c, "--help"]));
+        if subs.is_empty() {
+            paths.push(vec![c]);
+        } else {
+            paths.extend(subs.into_iter().map(|s| vec![c.clone(), s]));
+        }
+    }
+    let mut checked = 0;
+    for path in &paths {
+        let base: Vec<&str> = path.iter().map(String::as_str).collect();
+        let help = k.ok(&[&base[..], &["--help"]].concat());
+        for flag in boolean_flags(&help) {
+            for v in ["true", "false", "1", "0", "T", "F", "TRUE", "False"] {
+                let arg = format!("{flag}={v}");
+                // `--help` after the flag: parsing the flag is all that runs.
+                let out = k.run(&[&base[..], &[arg.as_str(), "--help"]].concat());
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "kiln {path:?} {arg}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            let arg = format!("{flag}=maybe");
+            let out = k.run(&[&base[..], &[arg.as_str()]].concat());
+            // docker: `invalid argument "maybe" for "--flag" flag: strconv.ParseBool: …`, 125.
+            assert_eq!(out.status.code(), Some(125), "kiln {path:?} {arg}");
+            assert!(String::from_utf8_lossy(&out.stderr)
+                .contains("strconv.ParseBool: parsing \"maybe\": invalid syntax"));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "boolean flags checked: {checked}");
+}
