@@ -302,6 +302,12 @@ fn display_name(df: &Path, context: &Path) -> String {
     df.strip_prefix(context).unwrap_or(df).display().to_string()
 }
 
+/// Forget what builds remembered of the context directory `dir` (its stat cache), for a
+/// context that was temporary (`kiln build -`); call it before `dir` goes.
+pub fn forget_context(kiln: &Kiln, dir: &Path) {
+    let _ = std::fs::remove_file(stat_cache_path(kiln, dir));
+}
+
 fn stat_cache_path(kiln: &Kiln, context: &Path) -> PathBuf {
     let abs = std::fs::canonicalize(context).unwrap_or_else(|_| context.to_path_buf());
     let key = kiln_solver::Digest::sha256(abs.as_os_str().as_encoded_bytes());

@@ -23,6 +23,8 @@ pub mod unpack;
 pub mod worker;
 
 pub use error::{Error, Result};
+/// How the store keeps snapshots (overlay or full copies), for `kiln info`.
+pub use kiln_snapshot::Mode as SnapshotMode;
 pub use root::{default_root, Kiln};
 
 /// The crates below the builder, re-exported for the CLI, which depends on the builder alone.

@@ -1,8 +1,13 @@
 //! `kiln`: build OCI images from Dockerfiles and run them, with docker's flags and output.
 
+// First: its print macros replace std's in every module below.
+#[macro_use]
+mod out;
+
 mod cancel;
 mod commands;
 mod diag;
+mod flags;
 mod format;
 mod progress;
 
@@ -58,6 +63,10 @@ enum Command {
     /// Remove build cache
     #[command(alias = "builder-prune")]
     Prune(commands::system::PruneArgs),
+    /// Show the kiln version information
+    Version(commands::about::VersionArgs),
+    /// Display system-wide information
+    Info(commands::about::InfoArgs),
     /// Manage kiln (disk usage)
     #[command(subcommand)]
     System(commands::system::SystemCommand),
@@ -94,11 +103,14 @@ fn main() -> ExitCode {
         Command::Rm(a) => commands::containers::rm(&root, a),
         Command::Prune(a) => commands::system::prune(&root, a),
         Command::System(c) => commands::system::system(&root, c),
+        Command::Version(a) => commands::about::version(a),
+        Command::Info(a) => commands::about::info(&root, a),
         Command::Debug(commands::debug::DebugCommand::Ast { file }) => commands::debug::ast(&file),
         Command::Debug(commands::debug::DebugCommand::Graph(a)) => commands::debug::graph(&root, a),
     };
     match result {
         Ok(code) => code,
+        Err(e) if out::is_broken_pipe(&e) => out::broken_pipe(),
         Err(e) => {
             diag::error(format_args!("{e:#}"));
             ExitCode::from(1)
@@ -121,12 +133,27 @@ fn parse() -> Result<Cli, clap::Error> {
     for g in groups {
         cmd = cmd.mut_subcommand(g, |c| c.arg_required_else_help(true));
     }
-    let matches = match cmd.clone().try_get_matches() {
+    // Help is shown as declared (`--rm`, not the `--rm[=<RM>]` that docker's boolean forms
+    // add to it).
+    let plain = cmd.clone();
+    let cmd = flags::docker_bools(cmd);
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let parse = |args: &[std::ffi::OsString]| match cmd.clone().try_get_matches_from(args) {
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+            Err(match plain.clone().try_get_matches_from(args) {
+                Err(h) if h.kind() == clap::error::ErrorKind::DisplayHelp => h,
+                _ => e,
+            })
+        }
+        m => m,
+    };
+    let matches = match parse(&args) {
         // With `KILN_ROOT` set, clap counts an argument and asks for the command instead of
         // showing the help: show it (asking for it gives `DisplayHelp`).
         Err(e) if e.kind() == clap::error::ErrorKind::MissingSubcommand => {
-            let args = std::env::args_os().chain(["--help".into()]);
-            cmd.try_get_matches_from(args)?
+            let mut with_help = args.clone();
+            with_help.push("--help".into());
+            parse(&with_help)?
         }
         m => m?,
     };

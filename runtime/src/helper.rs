@@ -2,6 +2,8 @@
 //! with the spec on a pipe. Being single-threaded it may fork: its child becomes PID 1 of the new PID
 //! namespace (see [`crate::init`]), and the helper waits for it, mirroring its exit status. A SIGTERM
 //! from the parent means "cancel": the helper SIGKILLs PID 1, which takes the namespace with it.
+//! SIGINT, SIGQUIT, SIGHUP, SIGUSR1 and SIGUSR2 are passed on to PID 1 (which passes them on to
+//! the command), and so is SIGTERM when the parent sends [`forward_term_signal`] instead.
 
 use crate::error::{Error, IoContext, Result};
 use crate::init::init_main;
@@ -33,6 +35,21 @@ pub(crate) struct InitConfig {
     /// A pipe on which the parent writes one byte once the network is ready (the NAT helper
     /// has configured it); the command is not started before. `None`: nothing to wait for.
     pub net_ready_fd: Option<libc::c_int>,
+}
+
+/// Signals the helper passes on to PID 1 as they are.
+const FORWARDED: [libc::c_int; 5] = [
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGHUP,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// The signal the parent sends the helper for "deliver SIGTERM to the command" (SIGTERM itself
+/// means cancel): the first real-time signal after the two the C library keeps.
+pub(crate) fn forward_term_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 1
 }
 
 /// In the helper: the pid of PID 1 (host view), for the SIGTERM handler.
@@ -82,9 +99,10 @@ fn helper_main(args: &[String]) -> i32 {
         ));
     }
     // Ctrl-C reaches the whole process group: until PID 1 exists the helper ignores it (kiln
-    // decides), then forwards it (below).
-    let _ = sys::set_signal_handler(libc::SIGINT, libc::SIG_IGN);
-    let _ = sys::set_signal_handler(libc::SIGQUIT, libc::SIG_IGN);
+    // decides), then forwards it (below); likewise the signals the parent proxies.
+    for sig in FORWARDED.into_iter().chain([forward_term_signal()]) {
+        let _ = sys::set_signal_handler(sig, libc::SIG_IGN);
+    }
     // Hold SIGTERM (the parent's cancel) until PID 1 has its death signal and the helper its
     // handler, so the helper cannot die in between and leave PID 1 orphaned. (getppid cannot tell:
     // PID 1's parent is outside its PID namespace, so it reads 0.)
@@ -114,10 +132,10 @@ fn helper_main(args: &[String]) -> i32 {
         libc::SIGTERM,
         kill_init as extern "C" fn(libc::c_int) as libc::sighandler_t,
     );
-    // The container has a session of its own: Ctrl-C and Ctrl-\ at the caller's terminal reach
-    // the helper (in the caller's process group), which passes them on, as docker run's
-    // signal proxy does.
-    for sig in [libc::SIGINT, libc::SIGQUIT] {
+    // The container has a session of its own: Ctrl-C, Ctrl-\ and a hangup at the caller's
+    // terminal reach the helper (in the caller's process group), which passes them on, as
+    // docker run's signal proxy does; so does what the parent proxies (see `Runtime::run_proxied`).
+    for sig in FORWARDED.into_iter().chain([forward_term_signal()]) {
         let _ = sys::set_signal_handler(
             sig,
             forward_to_init as extern "C" fn(libc::c_int) as libc::sighandler_t,
@@ -157,9 +175,14 @@ extern "C" fn kill_init(_sig: libc::c_int) {
     }
 }
 
-/// In the helper: pass a terminal signal on to PID 1, which passes it on to the command.
+/// In the helper: pass a signal on to PID 1, which passes it on to the command.
 extern "C" fn forward_to_init(sig: libc::c_int) {
     let pid = INIT_PID.load(Ordering::SeqCst);
+    let sig = if sig == forward_term_signal() {
+        libc::SIGTERM
+    } else {
+        sig
+    };
     if pid > 0 {
         // SAFETY: kill is async-signal-safe.
         unsafe { libc::kill(pid, sig) };

@@ -29,7 +29,7 @@ pub use error::{Error, Result};
 pub use helper::{maybe_run_init, RUNTIME_INIT_ARG};
 pub use network::{nat_helper, NatHelper};
 pub use output::{Output, OutputSink, MAX_LINE};
-pub use spawn::Runtime;
+pub use spawn::{Runtime, SignalProxy};
 pub use spec::{ContainerSpec, MountKind, MountSpec, Network, Rootfs, Security, Stdio};
 pub use user::{
     parse_group, parse_passwd, resolve_exec_user, resolve_user, ExecUser, GroupEntry, PasswdEntry,

@@ -61,6 +61,18 @@ impl Runtime {
     /// Setup failures inside the container (bad user, missing executable, mount errors) are
     /// [`Error::Init`]. When this returns, no container process remains and nothing is mounted.
     pub fn run(&self, spec: &ContainerSpec, out: Output<'_>, cancel: &AtomicBool) -> Result<i32> {
+        self.run_proxied(spec, out, cancel, &SignalProxy::new())
+    }
+
+    /// [`Runtime::run`], passing on to the command the signals [`SignalProxy::raise`]d while it
+    /// runs (docker run's `--sig-proxy`).
+    pub fn run_proxied(
+        &self,
+        spec: &ContainerSpec,
+        out: Output<'_>,
+        cancel: &AtomicBool,
+        proxy: &SignalProxy,
+    ) -> Result<i32> {
         if spec.tty {
             return Err(Error::Unsupported(
                 "a terminal for the container (tty)".to_string(),
@@ -191,7 +203,7 @@ impl Runtime {
                     s.spawn(move || pump(stderr, 2, sink));
                 }
             }
-            let waited = wait(&mut child, cancel);
+            let waited = wait(&mut child, cancel, proxy);
             if waited.is_err() {
                 // Never leave the helper (and so the container) behind.
                 let _ = child.kill();
@@ -270,7 +282,7 @@ fn pipe_above_stdio() -> Result<(OwnedFd, OwnedFd)> {
 /// Wait for the helper, polling `cancel`; on cancel ask the helper to kill PID 1 (SIGTERM), and
 /// SIGKILL the helper itself if it does not finish in time.
 /// Returns the helper's status and whether it was killed because of `cancel`.
-fn wait(child: &mut Child, cancel: &AtomicBool) -> Result<(ExitStatus, bool)> {
+fn wait(child: &mut Child, cancel: &AtomicBool, proxy: &SignalProxy) -> Result<(ExitStatus, bool)> {
     let pidfd = rustix::process::Pid::from_raw(child.id() as i32).and_then(|pid| {
         rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
     });
@@ -281,6 +293,16 @@ fn wait(child: &mut Child, cancel: &AtomicBool) -> Result<(ExitStatus, bool)> {
             .ctx(|| "wait for the runtime helper".to_string())?
         {
             return Ok((status, cancelled_at.is_some()));
+        }
+        for sig in proxy.take() {
+            // SIGTERM to the helper means cancel: it is asked for with a signal of its own.
+            let sig = if sig == libc::SIGTERM {
+                crate::helper::forward_term_signal()
+            } else {
+                sig
+            };
+            // SAFETY: plain kill(2) of our own child, which has not been reaped.
+            unsafe { libc::kill(child.id() as libc::pid_t, sig) };
         }
         if cancel.load(Ordering::SeqCst) {
             match cancelled_at {
@@ -306,6 +328,49 @@ fn wait(child: &mut Child, cancel: &AtomicBool) -> Result<(ExitStatus, bool)> {
             }
             None => std::thread::sleep(Duration::from_millis(5)),
         }
+    }
+}
+
+/// Signals to pass on to a running container's command, raised from anywhere (a signal handler
+/// included: [`SignalProxy::raise`] only touches an atomic) and delivered within one poll
+/// interval. Only SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGUSR1 and SIGUSR2 are passed on.
+#[derive(Debug, Default)]
+pub struct SignalProxy {
+    pending: std::sync::atomic::AtomicU64,
+}
+
+impl SignalProxy {
+    /// The signals a proxy passes on.
+    pub const SIGNALS: [libc::c_int; 6] = [
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGHUP,
+        libc::SIGTERM,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ];
+
+    /// A proxy with nothing pending.
+    pub const fn new() -> SignalProxy {
+        SignalProxy {
+            pending: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Ask for `sig` to be passed on (async-signal-safe); other signals are ignored.
+    pub fn raise(&self, sig: libc::c_int) {
+        if Self::SIGNALS.contains(&sig) {
+            self.pending.fetch_or(1 << sig, Ordering::SeqCst);
+        }
+    }
+
+    /// The pending signals, cleared.
+    fn take(&self) -> Vec<libc::c_int> {
+        let bits = self.pending.swap(0, Ordering::SeqCst);
+        Self::SIGNALS
+            .into_iter()
+            .filter(|s| bits & (1 << s) != 0)
+            .collect()
     }
 }
 

@@ -108,7 +108,10 @@ fn read_in_root(rootfs: &Path, rel: &str) -> Result<String> {
 
 /// Resolve `user` (`""`, `name`, `uid`, `name:group`, `uid:gid`) against the passwd and group texts,
 /// following docker/runc: an unknown numeric uid gets gid 0; supplementary groups come from the
-/// group member lists only when no group was given.
+/// group member lists only when no group was given. The primary group always leads the
+/// supplementary list (unless already in it), as current BuildKit sets it since the fix for
+/// CVE-2023-25173: a process keeps its primary group even after `setgroups`, so a file
+/// readable only by that group stays readable and nothing is silently dropped.
 pub fn resolve_exec_user(user: &str, passwd: &str, group: &str) -> Result<ExecUser> {
     let (user_arg, group_arg) = match user.split_once(':') {
         Some((u, g)) => (u, Some(g)),
@@ -162,6 +165,9 @@ pub fn resolve_exec_user(user: &str, passwd: &str, group: &str) -> Result<ExecUs
             }
         }
     }
+    if !out.groups.contains(&out.gid) {
+        out.groups.insert(0, out.gid);
+    }
     Ok(out)
 }
 
@@ -195,7 +201,7 @@ mod tests {
         let u = r("").unwrap();
         assert_eq!(
             (u.uid, u.gid, u.groups, u.home.as_str()),
-            (0, 0, vec![10], "/root")
+            (0, 0, vec![0, 10], "/root")
         );
     }
 
@@ -204,7 +210,7 @@ mod tests {
         let u = r("app").unwrap();
         assert_eq!(
             (u.uid, u.gid, u.groups.clone(), u.home.as_str()),
-            (1000, 1000, vec![10, 29], "/home/app")
+            (1000, 1000, vec![1000, 10, 29], "/home/app")
         );
         assert_eq!(r("1000").unwrap(), u);
         let n = r("nobody").unwrap();
@@ -216,20 +222,20 @@ mod tests {
         let u = r("4242").unwrap();
         assert_eq!(
             (u.uid, u.gid, u.groups, u.home.as_str()),
-            (4242, 0, vec![], "/")
+            (4242, 0, vec![0], "/")
         );
         let u = r("4242:77").unwrap();
-        assert_eq!((u.uid, u.gid), (4242, 77));
+        assert_eq!((u.uid, u.gid, u.groups), (4242, 77, vec![77]));
     }
 
     #[test]
     fn explicit_group_replaces_gid_and_drops_supplementary_groups() {
         let u = r("app:wheel").unwrap();
-        assert_eq!((u.uid, u.gid, u.groups), (1000, 10, vec![]));
+        assert_eq!((u.uid, u.gid, u.groups), (1000, 10, vec![10]));
         let u = r("app:29").unwrap();
-        assert_eq!(u.gid, 29);
+        assert_eq!((u.gid, u.groups), (29, vec![29]));
         let u = r("app:").unwrap();
-        assert_eq!((u.gid, u.groups), (1000, vec![10, 29]));
+        assert_eq!((u.gid, u.groups), (1000, vec![1000, 10, 29]));
     }
 
     #[test]
@@ -248,8 +254,8 @@ mod tests {
     #[test]
     fn missing_files_mean_no_entries() {
         let t = tempfile::tempdir().unwrap();
-        assert_eq!(resolve_user(t.path(), "").unwrap(), (0, 0, vec![]));
-        assert_eq!(resolve_user(t.path(), "12:34").unwrap(), (12, 34, vec![]));
+        assert_eq!(resolve_user(t.path(), "").unwrap(), (0, 0, vec![0]));
+        assert_eq!(resolve_user(t.path(), "12:34").unwrap(), (12, 34, vec![34]));
         assert!(resolve_user(t.path(), "app").is_err());
     }
 
@@ -261,7 +267,7 @@ mod tests {
         std::fs::write(t.path().join("etc/group"), GROUP).unwrap();
         assert_eq!(
             resolve_user(t.path(), "app").unwrap(),
-            (1000, 1000, vec![10, 29])
+            (1000, 1000, vec![1000, 10, 29])
         );
     }
 }

@@ -5,6 +5,7 @@ pub mod dockerignore;
 pub mod pattern;
 pub mod resolve;
 pub mod statcache;
+pub mod stdin;
 pub mod walk;
 
 pub use dockerignore::{DockerIgnore, DockerIgnoreError};
@@ -30,6 +31,12 @@ pub enum ContextError {
     /// A wildcard is malformed.
     #[error(transparent)]
     Resolve(#[from] resolve::ResolveError),
+    /// A context tar from stdin (`kiln build -`) could not be unpacked.
+    #[error("cannot unpack the build context from stdin: {source}")]
+    Unpack {
+        /// The extractor's (or decompressor's) error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Reading the context failed.
     #[error("{}: {source}", path.display())]
     Io {

@@ -14,6 +14,7 @@ pub mod layer;
 mod put;
 pub use put::manifest_bytes;
 mod remove;
+pub use remove::ImageUser;
 mod resolve;
 pub mod scan;
 pub mod tags;

@@ -8,6 +8,17 @@ use super::tags::{self, TagIndex};
 use super::ImageStore;
 use oci::Reference;
 
+/// A container's use of an image, which `rmi` must respect (docker's "conflict" errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUser {
+    /// The manifest digest of the image the container was made from.
+    pub manifest: String,
+    /// The container's ID.
+    pub container: String,
+    /// Is the container running? (Then even `-f` keeps the image.)
+    pub running: bool,
+}
+
 impl ImageStore {
     /// Remove an image or a tag like `docker rmi`, returning the lines docker prints
     /// (`Untagged: busybox:latest`, `Deleted: sha256:…`).
@@ -18,7 +29,20 @@ impl ImageStore {
     ///
     /// Blobs of deleted images that no remaining image references are deleted.
     pub fn remove(&self, name: &str, force: bool) -> Result<Vec<String>> {
-        self.remove_with(name, force, None)
+        self.remove_with(name, force, None, &[])
+    }
+
+    /// [`ImageStore::remove`] that respects the containers made from an image, as docker:
+    /// without `force` an image a container uses is not deleted (nor its last tag removed);
+    /// with `force` a stopped container's image is deleted, a running one's only untagged
+    /// (and refused by ID).
+    pub fn remove_unused(
+        &self,
+        name: &str,
+        force: bool,
+        users: &[ImageUser],
+    ) -> Result<Vec<String>> {
+        self.remove_with(name, force, None, users)
     }
 
     /// [`ImageStore::remove`] for a caller that holds the collector's lock and has read what
@@ -29,7 +53,7 @@ impl ImageStore {
         force: bool,
         held: &kiln_snapshot::Held,
     ) -> Result<Vec<String>> {
-        self.remove_with(name, force, Some(held))
+        self.remove_with(name, force, Some(held), &[])
     }
 
     fn remove_with(
@@ -37,8 +61,9 @@ impl ImageStore {
         name: &str,
         force: bool,
         held: Option<&kiln_snapshot::Held>,
+        users: &[ImageUser],
     ) -> Result<Vec<String>> {
-        self.collecting(held, |held| self.remove_in_index(name, force, held))
+        self.collecting(held, |held| self.remove_in_index(name, force, held, users))
     }
 
     fn remove_in_index(
@@ -46,14 +71,25 @@ impl ImageStore {
         name: &str,
         force: bool,
         held: Option<&kiln_snapshot::Held>,
+        users: &[ImageUser],
     ) -> Result<Vec<String>> {
         tags::update_index(self.root(), |idx| {
             let mut lines = Vec::new();
+            let user_of = |m: &str| users.iter().find(|u| u.manifest == m);
             let doomed: Vec<String> = match self.find_manifests(idx, name)? {
                 Found::Ref(r, m) => {
+                    let last = idx.refs_of(&m).len() <= 1;
+                    let user = user_of(&m).filter(|_| last);
+                    if let Some(u) = user.filter(|_| !force) {
+                        return Err(StoreError::Conflict(format!(
+                            "unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
+                            short_id(&u.container),
+                            short_id(&self.image_id(&m))
+                        )));
+                    }
                     idx.refs.remove(&r.to_string());
                     lines.push(format!("Untagged: {}", r.familiar_string()));
-                    if idx.refs_of(&m).is_empty() {
+                    if idx.refs_of(&m).is_empty() && !user.is_some_and(|u| u.running) {
                         vec![m]
                     } else {
                         Vec::new()
@@ -63,6 +99,21 @@ impl ImageStore {
                     return Err(StoreError::NotFound(name.to_string()))
                 }
                 Found::Ids(ms) => {
+                    for m in &ms {
+                        let Some(u) = user_of(m) else { continue };
+                        let (why, state) = if u.running {
+                            ("cannot be forced", "running")
+                        } else if !force {
+                            ("must be forced", "stopped")
+                        } else {
+                            continue;
+                        };
+                        return Err(StoreError::Conflict(format!(
+                            "unable to delete {} ({why}) - image is being used by {state} container {}",
+                            short_id(&self.image_id(m)),
+                            short_id(&u.container)
+                        )));
+                    }
                     let refs: Vec<String> = ms.iter().flat_map(|m| idx.refs_of(m)).collect();
                     let parsed: Vec<Reference> = refs
                         .iter()
@@ -185,6 +236,15 @@ impl ImageStore {
             .keys()
             .flat_map(|m| self.image_blobs(m))
             .collect())
+    }
+}
+
+impl ImageStore {
+    /// The image ID (config digest) of manifest `m`, or `m` when its manifest is unreadable.
+    fn image_id(&self, m: &str) -> String {
+        self.manifest(m)
+            .map(|mf| mf.config.digest.to_string())
+            .unwrap_or_else(|_| m.to_string())
     }
 }
 

@@ -2,10 +2,12 @@
 
 use crate::cancel;
 use crate::progress::{renderer, ProgressMode};
-use anyhow::{anyhow, bail};
-use kiln_builder::build::{build, BuildRequest};
+use anyhow::{anyhow, bail, Context as _};
+use kiln_builder::build::{build, forget_context, BuildRequest};
+use kiln_builder::context::stdin::read_stdin_context;
 use kiln_builder::frontend::image::Platform;
 use kiln_builder::frontend::lower::BuildOptions;
+use kiln_builder::Kiln;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -36,6 +38,9 @@ pub struct BuildArgs {
     /// Set type of progress output
     #[arg(long, value_enum, default_value = "auto")]
     progress: ProgressMode,
+    /// Always attempt to pull a newer version of the base images (only --pull=false for now)
+    #[arg(long)]
+    pull: bool,
     /// Suppress the build output and print image ID on success
     #[arg(short, long)]
     quiet: bool,
@@ -58,8 +63,45 @@ pub struct BuildArgs {
     /// Maximum number of steps run at once (default: number of cores)
     #[arg(long, default_value_t = 0)]
     jobs: usize,
-    /// Build context directory
+    /// Build context directory, or `-`: a tar (plain, gzip, bzip2, xz) or a Dockerfile on stdin
     context: PathBuf,
+}
+
+/// A context that `kiln build -` read from stdin, removed when dropped.
+struct StdinContext {
+    dir: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+/// Read stdin as docker does for `build -`: a tar is the context (a `-f` names a file in it);
+/// anything else is the Dockerfile, and the context is empty.
+fn stdin_context(kiln: &Kiln, req: &mut BuildRequest) -> anyhow::Result<StdinContext> {
+    if req.dockerfile.as_deref() == Some(Path::new("-")) {
+        // docker's words.
+        bail!("invalid argument: can't use stdin for both build context and dockerfile");
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("stdin-context-")
+        .tempdir_in(kiln.tmp_dir())
+        .context("cannot make a directory for the build context")?;
+    let dir = tmp.path().join("context");
+    std::fs::create_dir(&dir).context("cannot make a directory for the build context")?;
+    let mut spool = tempfile::tempfile_in(tmp.path()).context("cannot spool stdin")?;
+    match read_stdin_context(&mut std::io::stdin().lock(), &mut spool, &dir)? {
+        kiln_builder::context::stdin::StdinContext::Archive => {
+            req.dockerfile = req.dockerfile.take().map(|f| dir.join(f));
+        }
+        kiln_builder::context::stdin::StdinContext::Dockerfile(text) => {
+            // The context holds the Dockerfile (so messages call it `Dockerfile`) and a
+            // .dockerignore that hides both from COPY: BuildKit's context is empty here.
+            std::fs::write(dir.join("Dockerfile"), text).context("cannot write the Dockerfile")?;
+            std::fs::write(dir.join(".dockerignore"), "Dockerfile\n.dockerignore\n")
+                .context("cannot write the Dockerfile")?;
+            req.dockerfile = None;
+        }
+    }
+    req.context_dir = dir.clone();
+    Ok(StdinContext { dir, _tmp: tmp })
 }
 
 fn parse_kv(
@@ -89,6 +131,10 @@ fn parse_kv(
 }
 
 pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
+    if a.pull {
+        // TODO(issue 8): pull the base images once the registry client lands.
+        bail!("--pull: pulling images is not supported yet (kiln builds from its local store)");
+    }
     let build_args = parse_kv(&a.build_args, "build-arg", true)?;
     let output = a.output.as_deref().map(super::output::parse).transpose()?;
     let labels = parse_kv(&a.labels, "label", false)?;
@@ -141,19 +187,44 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
         // The builder reads the context's .dockerignore.
         dockerignore: None,
     };
-    let req = BuildRequest {
+    let mut tags = a.tags.clone();
+    tags.extend(output.iter().flat_map(|o| o.names.iter().cloned()));
+    let mut req = BuildRequest {
         context_dir: a.context.clone(),
         dockerfile: a.file.clone(),
-        tags: a.tags.clone(),
+        tags,
         options,
         jobs: a.jobs,
         allow_insecure,
         pull: Default::default(),
     };
-    if a.check {
+    let from_stdin = a.context.as_os_str() == "-";
+    if a.check && !from_stdin {
         return super::check::run(root, &req);
     }
     let kiln = super::open(root)?;
+    let stdin = if from_stdin {
+        Some(stdin_context(&kiln, &mut req)?)
+    } else {
+        None
+    };
+    let result = if a.check {
+        super::check::run(root, &req)
+    } else {
+        run_build(&kiln, &req, &a, output.as_ref())
+    };
+    if let Some(s) = stdin {
+        forget_context(&kiln, &s.dir);
+    }
+    result
+}
+
+fn run_build(
+    kiln: &Kiln,
+    req: &BuildRequest,
+    a: &BuildArgs,
+    output: Option<&super::output::OutputSpec>,
+) -> anyhow::Result<ExitCode> {
     let cancel = cancel::install();
     let mode = if a.quiet {
         ProgressMode::Quiet
@@ -161,7 +232,7 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
         a.progress
     };
     let r = renderer(mode);
-    let result = build(&kiln, &req, &*r, cancel);
+    let result = build(kiln, req, &*r, cancel);
     r.finish();
     match result {
         Ok(res) => {
@@ -169,8 +240,8 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
                 crate::diag::warning(&w.message);
             }
             crate::diag::block(&super::check::build_summary(&res.warnings));
-            if let Some(spec) = &output {
-                super::output::write(&kiln, spec, &res.image.manifest_digest)?;
+            if let Some(spec) = output {
+                super::output::write(kiln, spec, &res.image.manifest_digest)?;
             }
             if a.quiet {
                 println!("{}", res.image.config_digest);

@@ -1,6 +1,8 @@
 //! `kiln images`, `tag`, `rmi`, `inspect`, `history`.
 
-use crate::format::{human_age, human_size, render_template, short_id, table};
+use crate::format::{
+    ellipsis, go_time, human_age, human_size, human_size_precision, short_id, ListFormat, Template,
+};
 use anyhow::{anyhow, bail};
 use kiln_builder::store::{ImageRecord, Reference};
 use serde_json::{json, Value};
@@ -21,6 +23,9 @@ pub struct ImagesArgs {
     /// Show all images (kiln keeps no intermediate images: same as the default)
     #[arg(short, long)]
     all: bool,
+    /// Pretty-print images using a Go template ("table …", "{{json .}}")
+    #[arg(long)]
+    format: Option<String>,
     /// Only images of this repository[:tag]
     repository: Option<String>,
 }
@@ -42,7 +47,7 @@ pub struct RmiArgs {
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
-    /// Format output using a Go-template subset ({{.Field}}, {{json .Field}})
+    /// Format the output using the given Go template
     #[arg(short, long)]
     format: Option<String>,
     #[arg(required = true)]
@@ -58,8 +63,13 @@ pub struct HistoryArgs {
     #[arg(short, long)]
     quiet: bool,
     /// Print sizes and dates in human readable format
-    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(short = 'H', long, default_value_t = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = crate::flags::GoBool,
+          action = clap::ArgAction::Set)]
     human: bool,
+    /// Pretty-print history using a Go template ("table …", "{{json .}}")
+    #[arg(long)]
+    format: Option<String>,
     image: String,
 }
 
@@ -137,38 +147,62 @@ pub fn images(root: &Path, a: ImagesArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let w_repo = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(10) + 3;
-    let w_tag = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(3) + 3;
-    let w_id = if a.no_trunc { 74 } else { 15 };
-    let w_age = rows
-        .iter()
-        .map(|r| human_age(r.4.as_deref()).len())
-        .max()
-        .unwrap_or(0)
-        .max(7)
-        + 3;
-    if a.digests {
-        println!(
-            "{:<w_repo$}{:<w_tag$}{:<74}{:<w_id$}{:<w_age$}SIZE",
-            "REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED"
-        );
+    let default = if a.digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     } else {
-        println!(
-            "{:<w_repo$}{:<w_tag$}{:<w_id$}{:<w_age$}SIZE",
-            "REPOSITORY", "TAG", "IMAGE ID", "CREATED"
-        );
-    }
-    for (repo, tag, id, digest, created, size) in rows {
-        let age = human_age(created.as_deref());
-        let size = size.map(human_size).unwrap_or_else(|| "<broken>".into());
-        if a.digests {
-            println!("{repo:<w_repo$}{tag:<w_tag$}{digest:<74}{id:<w_id$}{age:<w_age$}{size}");
-        } else {
-            println!("{repo:<w_repo$}{tag:<w_tag$}{id:<w_id$}{age:<w_age$}{size}");
-        }
-    }
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    };
+    let format = ListFormat::new(a.format.as_deref(), default)?;
+    let rows: Vec<Value> = rows
+        .into_iter()
+        .map(|(repo, tag, id, digest, created, size)| {
+            let (size, virtual_size) = match size {
+                Some(n) => (human_size(n), human_size_precision(n, 4)),
+                None => ("<broken>".to_string(), "<broken>".to_string()),
+            };
+            json!({
+                "Containers": "N/A",
+                "CreatedAt": go_time(created.as_deref()),
+                "CreatedSince": human_age(created.as_deref()),
+                "Digest": digest,
+                "ID": id,
+                "Repository": repo,
+                "SharedSize": "N/A",
+                "Size": size,
+                "Tag": tag,
+                "UniqueSize": "N/A",
+                "VirtualSize": virtual_size,
+            })
+        })
+        .collect();
+    print!("{}", format.render(&rows, IMAGES_HEADERS)?);
     Ok(ExitCode::SUCCESS)
 }
+
+/// The column names of `kiln images` (docker's).
+const IMAGES_HEADERS: &[(&str, &str)] = &[
+    ("Containers", "CONTAINERS"),
+    ("CreatedAt", "CREATED AT"),
+    ("CreatedSince", "CREATED"),
+    ("Digest", "DIGEST"),
+    ("ID", "IMAGE ID"),
+    ("Repository", "REPOSITORY"),
+    ("SharedSize", "SHARED SIZE"),
+    ("Size", "SIZE"),
+    ("Tag", "TAG"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("VirtualSize", "VIRTUAL SIZE"),
+];
+
+/// The column names of `kiln history` (docker's).
+const HISTORY_HEADERS: &[(&str, &str)] = &[
+    ("Comment", "COMMENT"),
+    ("CreatedAt", "CREATED AT"),
+    ("CreatedBy", "CREATED BY"),
+    ("CreatedSince", "CREATED"),
+    ("ID", "IMAGE"),
+    ("Size", "SIZE"),
+];
 
 pub fn tag(root: &Path, a: TagArgs) -> anyhow::Result<ExitCode> {
     let kiln = super::open(root)?;
@@ -188,7 +222,7 @@ pub fn rmi(root: &Path, a: RmiArgs) -> anyhow::Result<ExitCode> {
     let kiln = super::open(root)?;
     let mut failed = false;
     for name in &a.images {
-        match kiln.images.remove(name, a.force) {
+        match kiln_builder::run::remove_image(&kiln, name, a.force) {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
             Err(e) => {
                 crate::diag::line(format_args!("Error response: {e}"));
@@ -233,6 +267,33 @@ pub fn inspect_json(rec: &ImageRecord) -> Value {
     })
 }
 
+/// What an inspect template sees: the image's JSON, with `Config` in the shape of docker's
+/// (every field docker always writes is there, `null`, `""` or `false` when unset), so that
+/// `{{.Config.Cmd}}` works on an image without a CMD as it does in docker.
+fn template_data(v: &Value) -> Value {
+    let mut v = v.clone();
+    let Some(Value::Object(m)) = v.get_mut("Config") else {
+        return v;
+    };
+    for key in ["Hostname", "Domainname", "User", "Image", "WorkingDir"] {
+        m.entry(key).or_insert(Value::String(String::new()));
+    }
+    for key in [
+        "AttachStdin",
+        "AttachStdout",
+        "AttachStderr",
+        "Tty",
+        "OpenStdin",
+        "StdinOnce",
+    ] {
+        m.entry(key).or_insert(Value::Bool(false));
+    }
+    for key in ["Env", "Cmd", "Volumes", "Entrypoint", "OnBuild", "Labels"] {
+        m.entry(key).or_insert(Value::Null);
+    }
+    v
+}
+
 pub fn inspect(root: &Path, a: InspectArgs) -> anyhow::Result<ExitCode> {
     let kiln = super::open(root)?;
     let mut out = Vec::new();
@@ -248,8 +309,9 @@ pub fn inspect(root: &Path, a: InspectArgs) -> anyhow::Result<ExitCode> {
     }
     match &a.format {
         Some(tpl) => {
+            let tpl = Template::parse(tpl)?;
             for v in &out {
-                println!("{}", render_template(tpl, v)?);
+                println!("{}", tpl.render(&template_data(v))?);
             }
         }
         None => println!("{}", serde_json::to_string_pretty(&Value::Array(out))?),
@@ -292,32 +354,39 @@ pub fn history(root: &Path, a: HistoryArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table_rows = Vec::new();
-    for (i, (created, by, size, comment)) in rows.into_iter().enumerate() {
-        let img = if i == 0 {
-            id.clone()
-        } else {
-            "<missing>".into()
-        };
-        let by = by.replace(['\n', '\t'], " ");
-        let by = if a.no_trunc || by.chars().count() <= 45 {
-            by
-        } else {
-            format!("{}…", by.chars().take(44).collect::<String>())
-        };
-        let (created, size) = if a.human {
-            (human_age(created.as_deref()), human_size(size))
-        } else {
-            (created.unwrap_or_default(), size.to_string())
-        };
-        table_rows.push(vec![img, created, by, size, comment]);
-    }
-    print!(
-        "{}",
-        table(
-            &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
-            &table_rows
-        )
-    );
+    let format = ListFormat::new(
+        a.format.as_deref(),
+        "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+    )?;
+    let rows: Vec<Value> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, (created, by, size, comment))| {
+            let by = by.replace(['\n', '\t'], " ");
+            let by = if a.no_trunc { by } else { ellipsis(&by, 45) };
+            let created_at = created
+                .as_deref()
+                .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+                .map(|t| {
+                    t.with_timezone(&chrono::Utc)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                })
+                .unwrap_or_default();
+            let (since, size) = if a.human {
+                (human_age(created.as_deref()), human_size(size))
+            } else {
+                (created_at.clone(), size.to_string())
+            };
+            json!({
+                "Comment": comment,
+                "CreatedAt": created_at,
+                "CreatedBy": by,
+                "CreatedSince": since,
+                "ID": if i == 0 { id.clone() } else { "<missing>".to_string() },
+                "Size": size,
+            })
+        })
+        .collect();
+    print!("{}", format.render(&rows, HISTORY_HEADERS)?);
     Ok(ExitCode::SUCCESS)
 }

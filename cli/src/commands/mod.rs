@@ -1,5 +1,6 @@
 //! One module per group of `kiln` subcommands.
 
+pub mod about;
 pub mod build;
 pub mod check;
 pub mod containers;

@@ -7,7 +7,16 @@ use std::path::PathBuf;
 
 /// A parsed `--output` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutputSpec {
+pub struct OutputSpec {
+    /// Where the image goes besides the local store.
+    pub kind: OutputKind,
+    /// `name=`: names for the image, as `-t` gives (and inside a docker or OCI archive).
+    pub names: Vec<String>,
+}
+
+/// The exporter of an `--output`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputKind {
     /// The local store only (the default; `type=image`).
     Image,
     /// An OCI layout: a tar file, or a directory with `tar=false`.
@@ -16,49 +25,114 @@ pub enum OutputSpec {
     Docker { dest: PathBuf },
 }
 
-/// Parse docker's CSV form `type=oci,dest=out.tar`, or a bare path (a local directory, which
-/// kiln does not export yet).
+/// The keys each type takes, as BuildKit's exporters name them (those kiln honours).
+fn valid_keys(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "image" => &["type", "name", "push", "compression", "oci-mediatypes"],
+        "oci" => &[
+            "type",
+            "dest",
+            "tar",
+            "name",
+            "compression",
+            "oci-mediatypes",
+        ],
+        _ => &["type", "dest", "name", "compression"],
+    }
+}
+
+/// docker's CSV: fields split on commas outside double quotes (`"name=a,b"`), quotes removed.
+fn csv_fields(s: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(String::new()),
+            c => out.last_mut().expect("never empty").push(c),
+        }
+    }
+    out
+}
+
+/// Parse docker's CSV form `type=oci,dest=out.tar`. Every key BuildKit's exporter knows and
+/// kiln does not honour is refused by name, never ignored.
 pub fn parse(s: &str) -> anyhow::Result<OutputSpec> {
-    let mut kind = None;
-    let mut dest = None;
-    let mut tar = true;
-    for field in s.split(',') {
+    let mut fields = Vec::new();
+    for field in csv_fields(s) {
         let (k, v) = field
             .split_once('=')
-            .ok_or_else(|| anyhow!("invalid --output {s:?}: expected type=TYPE,dest=PATH"))?;
-        match k.trim() {
-            "type" => kind = Some(v.trim().to_string()),
-            "dest" => dest = Some(PathBuf::from(v.trim())),
-            "tar" => tar = v.trim() != "false",
-            "name" | "push" | "compression" | "oci-mediatypes" => {}
-            other => bail!("invalid --output {s:?}: unknown key {other:?}"),
+            .ok_or_else(|| anyhow!("invalid --output {s:?}: expected type=TYPE,KEY=VALUE,..."))?;
+        fields.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let kind = fields
+        .iter()
+        .find(|(k, _)| k == "type")
+        .map(|(_, v)| v.clone())
+        .ok_or_else(|| anyhow!("invalid --output {s:?}: type= is required"))?;
+    match kind.as_str() {
+        "image" | "oci" | "docker" => {}
+        // TODO(issue 8): type=registry is type=image with push=true, once kiln can push.
+        "registry" => bail!("--output type=registry: pushing is not supported yet"),
+        t @ ("local" | "tar") => {
+            bail!("--output type={t} is not supported yet (valid types: image, oci, docker)")
+        }
+        t => bail!("invalid --output {s:?}: unknown type {t:?} (valid types: image, oci, docker)"),
+    }
+    let valid = valid_keys(&kind);
+    let flag = |k: &str, v: &str| {
+        crate::flags::parse_go_bool(v)
+            .ok_or_else(|| anyhow!("invalid --output {s:?}: {k}={v:?} is not a boolean"))
+    };
+    let (mut dest, mut tar, mut names) = (None, true, Vec::new());
+    for (k, v) in &fields {
+        if !valid.contains(&k.as_str()) {
+            bail!(
+                "invalid --output {s:?}: type={kind} has no key {k:?} (valid keys: {})",
+                valid.join(", ")
+            );
+        }
+        match k.as_str() {
+            "dest" => dest = Some(PathBuf::from(v)),
+            "tar" => tar = flag(k, v)?,
+            "name" => names.extend(v.split(',').filter(|n| !n.is_empty()).map(String::from)),
+            // TODO(issue 8): push the image once the registry client lands.
+            "push" if flag(k, v)? => {
+                bail!("--output {s:?}: push=true: pushing is not supported yet")
+            }
+            "compression" if v != "gzip" => {
+                bail!("--output {s:?}: compression={v}: kiln writes gzip layers only")
+            }
+            "oci-mediatypes" if !flag(k, v)? => {
+                bail!("--output {s:?}: oci-mediatypes=false: kiln writes OCI media types only")
+            }
+            _ => {}
         }
     }
     let need_dest = |dest: Option<PathBuf>| {
         dest.ok_or_else(|| anyhow!("invalid --output {s:?}: dest=PATH is required"))
     };
-    match kind.as_deref() {
-        Some("image") | None if dest.is_none() => Ok(OutputSpec::Image),
-        Some("oci") => Ok(OutputSpec::Oci {
+    let kind = match kind.as_str() {
+        "oci" => OutputKind::Oci {
             dest: need_dest(dest)?,
             tar,
-        }),
-        Some("docker") => Ok(OutputSpec::Docker {
+        },
+        "docker" => OutputKind::Docker {
             dest: need_dest(dest)?,
-        }),
-        Some(t @ ("local" | "tar" | "registry")) => {
-            bail!("--output type={t} is not supported yet (use oci, docker or image)")
-        }
-        Some(t) => {
-            bail!("invalid --output {s:?}: unknown type {t:?} (expected image, oci or docker)")
-        }
-        None => bail!("invalid --output {s:?}: type= is required"),
-    }
+        },
+        _ => OutputKind::Image,
+    };
+    Ok(OutputSpec { kind, names })
 }
 
-/// Write the built image `manifest_digest` where `spec` says.
+/// Write the built image `manifest_digest` where `spec` says (by its `name=`s, which the
+/// build has given it, or by digest).
 pub fn write(kiln: &Kiln, spec: &OutputSpec, manifest_digest: &str) -> anyhow::Result<()> {
-    let names = [manifest_digest];
+    let names: Vec<&str> = if spec.names.is_empty() {
+        vec![manifest_digest]
+    } else {
+        spec.names.iter().map(String::as_str).collect()
+    };
     let to_file = |dest: &PathBuf, format: SaveFormat| -> anyhow::Result<()> {
         let dir = dest
             .parent()
@@ -71,11 +145,11 @@ pub fn write(kiln: &Kiln, spec: &OutputSpec, manifest_digest: &str) -> anyhow::R
             .map_err(|e| anyhow!("--output {}: {e}", dest.display()))?;
         Ok(())
     };
-    match spec {
-        OutputSpec::Image => Ok(()),
-        OutputSpec::Oci { dest, tar: true } => to_file(dest, SaveFormat::OciLayout),
-        OutputSpec::Oci { dest, tar: false } => Ok(save_oci_dir(&kiln.images, &names, dest)?),
-        OutputSpec::Docker { dest } => to_file(dest, SaveFormat::DockerArchive),
+    match &spec.kind {
+        OutputKind::Image => Ok(()),
+        OutputKind::Oci { dest, tar: true } => to_file(dest, SaveFormat::OciLayout),
+        OutputKind::Oci { dest, tar: false } => Ok(save_oci_dir(&kiln.images, &names, dest)?),
+        OutputKind::Docker { dest } => to_file(dest, SaveFormat::DockerArchive),
     }
 }
 
@@ -83,31 +157,61 @@ pub fn write(kiln: &Kiln, spec: &OutputSpec, manifest_digest: &str) -> anyhow::R
 mod tests {
     use super::*;
 
+    fn kind(s: &str) -> OutputKind {
+        parse(s).unwrap().kind
+    }
+
     #[test]
     fn parses_docker_forms() {
         assert_eq!(
-            parse("type=oci,dest=a.tar").unwrap(),
-            OutputSpec::Oci {
+            kind("type=oci,dest=a.tar"),
+            OutputKind::Oci {
                 dest: "a.tar".into(),
                 tar: true
             }
         );
         assert_eq!(
-            parse("type=oci,dest=d,tar=false").unwrap(),
-            OutputSpec::Oci {
+            kind("type=oci,dest=d,tar=false"),
+            OutputKind::Oci {
                 dest: "d".into(),
                 tar: false
             }
         );
         assert_eq!(
-            parse("type=docker,dest=x.tar").unwrap(),
-            OutputSpec::Docker {
+            kind("type=docker,dest=x.tar"),
+            OutputKind::Docker {
                 dest: "x.tar".into()
             }
         );
-        assert_eq!(parse("type=image").unwrap(), OutputSpec::Image);
+        assert_eq!(kind("type=image"), OutputKind::Image);
+        assert_eq!(
+            parse("type=image,\"name=a:1,b:2\",push=false")
+                .unwrap()
+                .names,
+            ["a:1", "b:2"]
+        );
         assert!(parse("type=oci").unwrap_err().to_string().contains("dest"));
-        assert!(parse("type=bogus,dest=x").is_err());
         assert!(parse("nonsense").is_err());
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_honour_by_name() {
+        let err = |s: &str| parse(s).unwrap_err().to_string();
+        assert!(
+            err("type=image,name=x,push=true").contains("push=true: pushing is not supported yet")
+        );
+        assert!(err("type=registry,name=x").contains("pushing is not supported yet"));
+        let e = err("type=image,bogus=1");
+        assert!(
+            e.contains("\"bogus\"") && e.contains("valid keys: type, name, push"),
+            "{e}"
+        );
+        let e = err("type=bogus,dest=x");
+        assert!(
+            e.contains("\"bogus\"") && e.contains("valid types: image, oci, docker"),
+            "{e}"
+        );
+        assert!(err("type=docker,dest=x,tar=false").contains("\"tar\""));
+        assert!(err("type=image,compression=zstd").contains("compression=zstd"));
     }
 }

@@ -1,12 +1,12 @@
 //! `kiln run`.
 
 use anyhow::bail;
-use kiln_builder::run::{nat_helper, run as run_container, Network, RunRequest};
+use kiln_builder::run::{nat_helper, run as run_container, Network, RunError, RunRequest};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 
 #[derive(clap::Args)]
+#[command(override_usage = "kiln run [OPTIONS] <IMAGE> [COMMAND] [ARG...]")]
 pub struct RunArgs {
     /// Automatically remove the container when it exits
     #[arg(long)]
@@ -41,16 +41,56 @@ pub struct RunArgs {
     /// Bind mount a volume (HOST:CONTAINER[:ro])
     #[arg(short = 'v', long = "volume")]
     volumes: Vec<String>,
-    /// The image to run
-    image: String,
-    /// The command and its arguments (replace the image's CMD)
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<String>,
+    /// The image to run, then the command and its arguments (they replace the image's CMD).
+    /// Everything after the image belongs to the container, as in docker: `kiln run IMG -e x`
+    /// passes `-e x` to the command.
+    #[arg(value_name = "IMAGE", required = true, trailing_var_arg = true, num_args = 1..)]
+    command: Vec<String>,
 }
 
+/// `kiln run`: the container's exit status, or docker's for a failure: 125 when kiln itself
+/// fails (no such image, a bad flag value, a bad mount), 126 when the command cannot be
+/// executed, 127 when it is not found.
 pub fn run(root: &Path, a: RunArgs) -> anyhow::Result<ExitCode> {
+    match start(root, a) {
+        Ok(code) => Ok(ExitCode::from(code.clamp(0, 255) as u8)),
+        Err(Failure::Run(e)) => {
+            crate::diag::error(&e);
+            Ok(ExitCode::from(e.exit_code()))
+        }
+        Err(Failure::Kiln(e)) => {
+            crate::diag::error(format_args!("{e:#}"));
+            Ok(ExitCode::from(crate::diag::usage::FLAG_ERROR))
+        }
+    }
+}
+
+enum Failure {
+    Run(RunError),
+    Kiln(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Kiln(e)
+    }
+}
+
+fn start(root: &Path, a: RunArgs) -> Result<i32, Failure> {
+    let req = request(a)?;
+    let kiln = super::open(root)?;
+    signals::proxy();
+    run_container(&kiln, &req, signals::cancel(), signals::PROXY).map_err(Failure::Run)
+}
+
+/// What the flags ask for, checked.
+fn request(a: RunArgs) -> anyhow::Result<RunRequest> {
     if a.tty {
         bail!("-t/--tty is not supported yet");
+    }
+    if let Some(w) = a.workdir.as_deref().filter(|w| !w.starts_with('/')) {
+        // docker's words.
+        bail!("the working directory '{w}' is invalid, it needs to be an absolute path");
     }
     let network = match a.network.as_str() {
         "default" | "bridge" => Network::Default,
@@ -74,23 +114,13 @@ pub fn run(root: &Path, a: RunArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let mut volumes = Vec::new();
     for v in &a.volumes {
-        let parts: Vec<&str> = v.split(':').collect();
-        let (src, dest, ro) = match parts.as_slice() {
-            [s, d] => (*s, *d, false),
-            [s, d, "ro"] => (*s, *d, true),
-            [s, d, "rw"] => (*s, *d, false),
-            _ => bail!("invalid volume specification {v:?}: expected HOST:CONTAINER[:ro]"),
-        };
-        if !dest.starts_with('/') {
-            bail!("invalid volume specification {v:?}: the container path must be absolute");
-        }
-        let src = std::fs::canonicalize(src)
-            .map_err(|e| anyhow::anyhow!("invalid volume {v:?}: {src}: {e}"))?;
-        volumes.push((src, dest.to_string(), ro));
+        volumes.push(volume(v)?);
     }
-    let req = RunRequest {
-        image: a.image,
-        args: a.args,
+    let mut command = a.command.into_iter();
+    let image = command.next().unwrap_or_default();
+    Ok(RunRequest {
+        image,
+        args: command.collect(),
         env,
         workdir: a.workdir,
         user: a.user,
@@ -101,15 +131,69 @@ pub fn run(root: &Path, a: RunArgs) -> anyhow::Result<ExitCode> {
         interactive: a.interactive,
         hostname: a.hostname,
         volumes,
+    })
+}
+
+/// `-v HOST:CONTAINER[:ro|rw]`, the host path made absolute.
+fn volume(v: &str) -> anyhow::Result<(std::path::PathBuf, String, bool)> {
+    let parts: Vec<&str> = v.split(':').collect();
+    let (src, dest, ro) = match parts.as_slice() {
+        [s, d] => (*s, *d, false),
+        [s, d, "ro"] => (*s, *d, true),
+        [s, d, "rw"] => (*s, *d, false),
+        _ => bail!("invalid volume specification {v:?}: expected HOST:CONTAINER[:ro]"),
     };
-    let kiln = super::open(root)?;
-    // Ctrl-C reaches the container's processes directly (same process group); kiln itself
-    // ignores it and reports the container's exit code.
-    // SAFETY: setting a signal disposition to SIG_IGN has no handler to run.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
+    if !dest.starts_with('/') {
+        bail!("invalid volume specification {v:?}: the container path must be absolute");
     }
-    let cancel = AtomicBool::new(false);
-    let code = run_container(&kiln, &req, &cancel)?;
-    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+    let src = std::fs::canonicalize(src)
+        .map_err(|e| anyhow::anyhow!("invalid volume {v:?}: {src}: {e}"))?;
+    Ok((src, dest.to_string(), ro))
+}
+
+/// docker run's signal proxy (`--sig-proxy`, on by default): the signals kiln gets are passed
+/// on to the container's command; a second SIGINT kills the container.
+mod signals {
+    use kiln_builder::run::SignalProxy;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+    pub static PROXY: &SignalProxy = &SIGNAL_PROXY;
+    static SIGNAL_PROXY: SignalProxy = SignalProxy::new();
+    static CANCEL: AtomicBool = AtomicBool::new(false);
+    static INTERRUPTS: AtomicU32 = AtomicU32::new(0);
+
+    /// The flag a second SIGINT sets.
+    pub fn cancel() -> &'static AtomicBool {
+        &CANCEL
+    }
+
+    extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+        if sig == libc::SIGINT && INTERRUPTS.fetch_add(1, Ordering::SeqCst) >= 1 {
+            CANCEL.store(true, Ordering::SeqCst);
+            return;
+        }
+        // A signal from the terminal (Ctrl-C, Ctrl-\, a hangup) went to kiln's whole process
+        // group, the runtime's helper included, which passes it on itself.
+        // SAFETY: the kernel hands a valid siginfo to an SA_SIGINFO handler.
+        let from_terminal = !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL;
+        if !from_terminal {
+            PROXY.raise(sig);
+        }
+    }
+
+    /// Install the proxy's handlers.
+    pub fn proxy() {
+        for sig in SignalProxy::SIGNALS {
+            // SAFETY: a zeroed sigaction is valid; the handler only touches atomics.
+            unsafe {
+                let mut act: libc::sigaction = std::mem::zeroed();
+                act.sa_sigaction = on_signal
+                    as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
+                    as libc::sighandler_t;
+                act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+                libc::sigemptyset(&mut act.sa_mask);
+                libc::sigaction(sig, &act, std::ptr::null_mut());
+            }
+        }
+    }
 }
