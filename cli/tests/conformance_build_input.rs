@@ -200,22 +200,18 @@ fn output_image_names_it_and_refuses_what_kiln_cannot_do_by_name() {
     k.ok(&["build", "-q", "-o", &spec, d]);
     let manifest = read_tar_entry(&tar, "manifest.json");
     assert!(manifest.contains("arch:v2"), "{manifest}");
+    // A push needs a name (BuildKit's words), and is refused before anything is built.
+    let out = k.run(&["build", "-q", "-o", "type=registry", d]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tag is needed when pushing to registry"));
     for (spec, words) in [
-        (
-            "type=image,name=x,push=true",
-            &["push=true", "pushing is not supported yet"][..],
-        ),
-        (
-            "type=registry,name=x",
-            &["pushing is not supported yet"][..],
-        ),
         (
             "type=image,bogus=1",
             &["\"bogus\"", "valid keys: type, name, push"][..],
         ),
         (
             "type=bogus",
-            &["\"bogus\"", "valid types: image, oci, docker"][..],
+            &["\"bogus\"", "valid types: image, registry, oci, docker"][..],
         ),
         (
             "type=docker,dest=x.tar,tar=false",

@@ -220,6 +220,48 @@ fn pull_chooses_the_platform_from_an_index_and_records_its_digest() {
     let got = other.inspect(&name);
     assert_eq!(got["Architecture"], "arm64");
     assert_eq!(got["Id"], arm.config.descriptor.digest.to_string());
+
+    // skopeo copies the whole index (`--all`); kiln reads skopeo's copy for either platform.
+    if std::path::Path::new("/usr/bin/skopeo").exists() {
+        let copied = at(&reg, "copied/bb:all");
+        let out = std::process::Command::new("/usr/bin/skopeo")
+            .args([
+                "copy",
+                "--all",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+            ])
+            .arg(format!("docker://{name}"))
+            .arg(format!("docker://{copied}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let third = Kiln::empty();
+        env.ok(&third, &["pull", "--platform", "linux/arm64", &copied]);
+        assert_eq!(third.inspect(&copied)["Architecture"], "arm64");
+        let fourth = Kiln::empty();
+        env.ok(&fourth, &["pull", &copied]);
+        assert_eq!(
+            env.ok(&fourth, &["run", "--rm", &copied, "echo", "copied"]),
+            "copied\n"
+        );
+    }
+
+    // A platform the index lacks: the error lists those it has.
+    let err = env.fails(
+        &Kiln::empty(),
+        &["pull", "--platform", "linux/s390x", &name],
+    );
+    assert!(
+        err.contains("linux/s390x")
+            && err.contains(&host_platform.to_string())
+            && err.contains("linux/arm64"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -274,4 +316,111 @@ fn pull_all_tags_and_push_all_tags() {
     let mut tags: Vec<&str> = images.lines().collect();
     tags.sort();
     assert_eq!(tags, ["a", "b"]);
+}
+
+#[test]
+fn build_push_and_output_type_registry_push_every_tag() {
+    let Some(reg) = registry_support::registry(Registry::anonymous) else {
+        return;
+    };
+    let k = Kiln::new();
+    let env = Env::new();
+    let ctx = context(&[("Dockerfile", "FROM busybox\nRUN echo pushed > /p\n")]);
+    let (a, b) = (at(&reg, "ci/app:1"), at(&reg, "ci/app:2"));
+    let (ok, log) = env.build(&k, ctx.path(), &a, &["--push", "-t", &b]);
+    assert!(ok, "{log}");
+    // The push's lines are in the build's output, as docker build --push shows them.
+    assert!(
+        log.contains(&format!(
+            "The push refers to repository [{}]",
+            at(&reg, "ci/app")
+        )),
+        "{log}"
+    );
+    let c = client(&reg);
+    let id = k.inspect(&a)["Id"].clone();
+    for t in [&a, &b] {
+        let served = c.resolve(&oci::Reference::parse(t).unwrap()).unwrap();
+        assert!(
+            log.contains(&format!("digest: {} size: ", served.digest)),
+            "{t}: {log}"
+        );
+    }
+    // What the registry has runs elsewhere.
+    let fresh = Kiln::empty();
+    env.ok(&fresh, &["pull", &b]);
+    assert_eq!(fresh.inspect(&b)["Id"], id);
+    assert_eq!(
+        env.ok(&fresh, &["run", "--rm", &b, "cat", "/p"]),
+        "pushed\n"
+    );
+
+    // -o type=registry,name=… pushes too; -q keeps stdout to the image ID alone.
+    let c3 = at(&reg, "ci/other:3");
+    let out = env.run(
+        &k,
+        &[
+            "build",
+            "-q",
+            "-o",
+            &format!("type=registry,name={c3}"),
+            ctx.path().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        id.as_str().unwrap()
+    );
+    c.resolve(&oci::Reference::parse(&c3).unwrap()).unwrap();
+
+    // A dead registry fails the build with the cause, and keeps the built image.
+    let host = reg.host();
+    drop(reg);
+    let (ok, log) = env.build(&k, ctx.path(), &format!("{host}/ci/app:dead"), &["--push"]);
+    assert!(!ok, "{log}");
+    assert!(
+        log.contains(&format!("cannot reach registry {host}")),
+        "{log}"
+    );
+    assert_eq!(k.inspect(&format!("{host}/ci/app:dead"))["Id"], id);
+}
+
+#[test]
+fn copy_from_and_mount_from_an_image_pull_it() {
+    let Some(reg) = registry_support::registry(Registry::anonymous) else {
+        return;
+    };
+    let k = Kiln::new();
+    let env = Env::new();
+    let ctx = context(&[("Dockerfile", "FROM busybox\nRUN echo tool > /tool\n")]);
+    let tool = at(&reg, "tools/t:1");
+    let (ok, log) = env.build(&k, ctx.path(), &tool, &["--push"]);
+    assert!(ok, "{log}");
+    let base = at(&reg, "base/bb:1");
+    k.ok(&["tag", "busybox", &base]);
+    env.ok(&k, &["push", &base]);
+
+    // A store that has neither fetches both: the stage base and the COPY/mount source.
+    let fresh = Kiln::empty();
+    let ctx = context(&[(
+        "Dockerfile",
+        &format!(
+            "FROM {base}\nCOPY --from={tool} /tool /copied\n\
+             RUN --mount=type=bind,from={tool},target=/m cat /m/tool > /mounted\n"
+        ),
+    )]);
+    let (ok, log) = env.build(&fresh, ctx.path(), "app", &[]);
+    assert!(ok, "{log}");
+    assert_eq!(
+        env.ok(
+            &fresh,
+            &["run", "--rm", "app", "cat", "/copied", "/mounted"]
+        ),
+        "tool\ntool\n"
+    );
 }

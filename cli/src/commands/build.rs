@@ -38,9 +38,12 @@ pub struct BuildArgs {
     /// Set type of progress output
     #[arg(long, value_enum, default_value = "auto")]
     progress: ProgressMode,
-    /// Always attempt to pull a newer version of the base images (only --pull=false for now)
+    /// Always attempt to pull a newer version of the base images
     #[arg(long)]
     pull: bool,
+    /// Shorthand for "--output=type=registry": push every tag after the build
+    #[arg(long)]
+    push: bool,
     /// Suppress the build output and print image ID on success
     #[arg(short, long)]
     quiet: bool,
@@ -131,10 +134,6 @@ fn parse_kv(
 }
 
 pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
-    if a.pull {
-        // TODO(issue 8): pull the base images once the registry client lands.
-        bail!("--pull: pulling images is not supported yet (kiln builds from its local store)");
-    }
     let build_args = parse_kv(&a.build_args, "build-arg", true)?;
     let output = a.output.as_deref().map(super::output::parse).transpose()?;
     let labels = parse_kv(&a.labels, "label", false)?;
@@ -189,6 +188,11 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
     };
     let mut tags = a.tags.clone();
     tags.extend(output.iter().flat_map(|o| o.names.iter().cloned()));
+    let push = a.push || output.as_ref().is_some_and(|o| o.push);
+    if push && tags.is_empty() {
+        // BuildKit's words.
+        bail!("tag is needed when pushing to registry (give -t NAME or --output name=NAME)");
+    }
     let mut req = BuildRequest {
         context_dir: a.context.clone(),
         dockerfile: a.file.clone(),
@@ -196,7 +200,11 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
         options,
         jobs: a.jobs,
         allow_insecure,
-        pull: Default::default(),
+        pull: if a.pull {
+            kiln_builder::resolver::PullPolicy::Always
+        } else {
+            kiln_builder::resolver::PullPolicy::Missing
+        },
     };
     let from_stdin = a.context.as_os_str() == "-";
     if a.check && !from_stdin {
@@ -211,7 +219,7 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
     let result = if a.check {
         super::check::run(root, &req)
     } else {
-        run_build(&kiln, &req, &a, output.as_ref())
+        run_build(&kiln, &req, &a, output.as_ref(), push)
     };
     if let Some(s) = stdin {
         forget_context(&kiln, &s.dir);
@@ -219,11 +227,32 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
+/// Push each tag the build gave, as `docker build --push` does, with `kiln push`'s lines.
+fn push_tags(kiln: &Kiln, tags: &[String], quiet: bool) -> anyhow::Result<()> {
+    let client = kiln_builder::registry::client()?;
+    // A quiet build prints only the image ID; the push then says nothing on stdout.
+    let lines = crate::progress::layers::LayerLines::on_stderr(quiet);
+    for tag in tags {
+        let r = super::registry::parse_ref(tag)?;
+        lines.line(&format!("The push refers to repository [{}]", r.name()));
+        let pushed = super::registry::push_one(kiln, &client, &r, &lines)?;
+        lines.line(&format!(
+            "{}: digest: {} size: {}",
+            r.tag.as_deref().unwrap_or("latest"),
+            pushed.digest,
+            pushed.size
+        ));
+    }
+    lines.finish();
+    Ok(())
+}
+
 fn run_build(
     kiln: &Kiln,
     req: &BuildRequest,
     a: &BuildArgs,
     output: Option<&super::output::OutputSpec>,
+    push: bool,
 ) -> anyhow::Result<ExitCode> {
     let cancel = cancel::install();
     let mode = if a.quiet {
@@ -242,6 +271,9 @@ fn run_build(
             crate::diag::block(&super::check::build_summary(&res.warnings));
             if let Some(spec) = output {
                 super::output::write(kiln, spec, &res.image.manifest_digest)?;
+            }
+            if push {
+                push_tags(kiln, &req.tags, a.quiet)?;
             }
             if a.quiet {
                 println!("{}", res.image.config_digest);

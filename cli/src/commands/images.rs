@@ -250,7 +250,8 @@ pub fn inspect_json(rec: &ImageRecord) -> Value {
     json!({
         "Id": rec.id,
         "RepoTags": rec.tags.iter().filter(|t| t.tag.is_some()).map(|t| t.familiar_string()).collect::<Vec<_>>(),
-        "RepoDigests": rec.tags.iter().map(|t| format!("{}@{}", t.familiar(), rec.manifest_digest)).collect::<Vec<_>>(),
+        // The `repository@digest` names a registry gave it (pulled or pushed), as docker records.
+        "RepoDigests": rec.repo_digests.iter().map(|r| r.familiar_string()).collect::<Vec<_>>(),
         "Parent": "",
         "Comment": c.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
         "Created": c.created.clone().unwrap_or_default(),

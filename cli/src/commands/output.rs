@@ -12,6 +12,8 @@ pub struct OutputSpec {
     pub kind: OutputKind,
     /// `name=`: names for the image, as `-t` gives (and inside a docker or OCI archive).
     pub names: Vec<String>,
+    /// `push=true` (or `type=registry`): push every name to its registry after the build.
+    pub push: bool,
 }
 
 /// The exporter of an `--output`.
@@ -28,7 +30,7 @@ pub enum OutputKind {
 /// The keys each type takes, as BuildKit's exporters name them (those kiln honours).
 fn valid_keys(kind: &str) -> &'static [&'static str] {
     match kind {
-        "image" => &["type", "name", "push", "compression", "oci-mediatypes"],
+        "image" | "registry" => &["type", "name", "push", "compression", "oci-mediatypes"],
         "oci" => &[
             "type",
             "dest",
@@ -71,20 +73,21 @@ pub fn parse(s: &str) -> anyhow::Result<OutputSpec> {
         .map(|(_, v)| v.clone())
         .ok_or_else(|| anyhow!("invalid --output {s:?}: type= is required"))?;
     match kind.as_str() {
-        "image" | "oci" | "docker" => {}
-        // TODO(issue 8): type=registry is type=image with push=true, once kiln can push.
-        "registry" => bail!("--output type=registry: pushing is not supported yet"),
-        t @ ("local" | "tar") => {
-            bail!("--output type={t} is not supported yet (valid types: image, oci, docker)")
-        }
-        t => bail!("invalid --output {s:?}: unknown type {t:?} (valid types: image, oci, docker)"),
+        "image" | "registry" | "oci" | "docker" => {}
+        t @ ("local" | "tar") => bail!(
+            "--output type={t} is not supported yet (valid types: image, registry, oci, docker)"
+        ),
+        t => bail!(
+            "invalid --output {s:?}: unknown type {t:?} (valid types: image, registry, oci, docker)"
+        ),
     }
     let valid = valid_keys(&kind);
     let flag = |k: &str, v: &str| {
         crate::flags::parse_go_bool(v)
             .ok_or_else(|| anyhow!("invalid --output {s:?}: {k}={v:?} is not a boolean"))
     };
-    let (mut dest, mut tar, mut names) = (None, true, Vec::new());
+    // BuildKit: type=registry is type=image with push=true.
+    let (mut dest, mut tar, mut names, mut push) = (None, true, Vec::new(), kind == "registry");
     for (k, v) in &fields {
         if !valid.contains(&k.as_str()) {
             bail!(
@@ -96,10 +99,7 @@ pub fn parse(s: &str) -> anyhow::Result<OutputSpec> {
             "dest" => dest = Some(PathBuf::from(v)),
             "tar" => tar = flag(k, v)?,
             "name" => names.extend(v.split(',').filter(|n| !n.is_empty()).map(String::from)),
-            // TODO(issue 8): push the image once the registry client lands.
-            "push" if flag(k, v)? => {
-                bail!("--output {s:?}: push=true: pushing is not supported yet")
-            }
+            "push" => push = flag(k, v)?,
             "compression" if v != "gzip" => {
                 bail!("--output {s:?}: compression={v}: kiln writes gzip layers only")
             }
@@ -122,7 +122,7 @@ pub fn parse(s: &str) -> anyhow::Result<OutputSpec> {
         },
         _ => OutputKind::Image,
     };
-    Ok(OutputSpec { kind, names })
+    Ok(OutputSpec { kind, names, push })
 }
 
 /// Write the built image `manifest_digest` where `spec` says (by its `name=`s, which the
@@ -197,10 +197,10 @@ mod tests {
     #[test]
     fn refuses_what_it_does_not_honour_by_name() {
         let err = |s: &str| parse(s).unwrap_err().to_string();
-        assert!(
-            err("type=image,name=x,push=true").contains("push=true: pushing is not supported yet")
-        );
-        assert!(err("type=registry,name=x").contains("pushing is not supported yet"));
+        assert!(parse("type=image,name=x,push=true").unwrap().push);
+        assert!(parse("type=registry,name=x").unwrap().push);
+        assert!(!parse("type=registry,name=x,push=false").unwrap().push);
+        assert!(!parse("type=image,name=x").unwrap().push);
         let e = err("type=image,bogus=1");
         assert!(
             e.contains("\"bogus\"") && e.contains("valid keys: type, name, push"),
@@ -208,7 +208,7 @@ mod tests {
         );
         let e = err("type=bogus,dest=x");
         assert!(
-            e.contains("\"bogus\"") && e.contains("valid types: image, oci, docker"),
+            e.contains("\"bogus\"") && e.contains("valid types: image, registry, oci, docker"),
             "{e}"
         );
         assert!(err("type=docker,dest=x,tar=false").contains("\"tar\""));

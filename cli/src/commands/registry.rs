@@ -61,7 +61,7 @@ pub struct LogoutArgs {
     server: Option<String>,
 }
 
-fn parse_ref(name: &str) -> anyhow::Result<Reference> {
+pub fn parse_ref(name: &str) -> anyhow::Result<Reference> {
     Reference::parse(name).map_err(|e| anyhow!("invalid reference format: {name:?}: {e}"))
 }
 

@@ -16,6 +16,8 @@ pub struct LayerLines(Arc<Inner>);
 
 struct Inner {
     quiet: bool,
+    /// Lines go to stderr (a build's progress), not stdout (`kiln pull`'s output).
+    stderr: bool,
     tty: Option<MultiProgress>,
     bars: Mutex<HashMap<String, ProgressBar>>,
     /// The last state printed per layer (plain output prints each change once).
@@ -36,6 +38,20 @@ impl LayerLines {
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
         LayerLines(Arc::new(Inner {
             quiet,
+            stderr: false,
+            tty,
+            bars: Mutex::new(HashMap::new()),
+            last: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The same lines on stderr, where a build's progress goes (`kiln build --push`).
+    pub fn on_stderr(quiet: bool) -> LayerLines {
+        let tty = (!quiet && std::io::stderr().is_terminal())
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        LayerLines(Arc::new(Inner {
+            quiet,
+            stderr: true,
             tty,
             bars: Mutex::new(HashMap::new()),
             last: Mutex::new(HashMap::new()),
@@ -52,10 +68,7 @@ impl LayerLines {
             Some(m) => {
                 let _ = m.println(text);
             }
-            None => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
-            }
+            None => self.plain(&text),
         }
     }
 
@@ -78,10 +91,7 @@ impl LayerLines {
                 bar.set_message(state.to_string());
                 bar.tick();
             }
-            None => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{id}: {state}");
-            }
+            None => self.plain(&format!("{id}: {state}")),
         }
     }
 
@@ -99,6 +109,14 @@ impl LayerLines {
         bar.set_style(ProgressStyle::with_template("{prefix}: {msg}").expect("valid"));
         bar.set_message(format!("{verb} {}", docker_bar(done, total)));
         bar.tick();
+    }
+
+    fn plain(&self, line: &str) {
+        if self.0.stderr {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        } else {
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        }
     }
 
     fn bar(&self, id: &str) -> ProgressBar {
