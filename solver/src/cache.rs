@@ -174,7 +174,15 @@ impl Cache {
         self.write_atomic(&path, &bytes)
     }
 
-    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+    /// Whether a record for `key` exists (without reading it).
+    pub fn record_exists(&self, key: &Digest) -> bool {
+        self.record_path(key)
+            .is_ok_and(|p| fs::symlink_metadata(p).is_ok())
+    }
+
+    /// Write `bytes` to `path` (inside the cache directory) whole: a temporary file, synced,
+    /// renamed into place.
+    pub(crate) fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
         let tmp = self.dir.join("tmp").join(format!(
             "{}-{}-{}",
             path.file_name()
@@ -206,6 +214,8 @@ impl Cache {
     /// Remove the record for `key`; returns it if it existed (and could be decoded).
     pub fn remove(&self, key: &Digest) -> Result<Option<CacheRecord>, CacheError> {
         let path = self.record_path(key)?;
+        // Its explanation goes with it (first: a record never outlives the key it explains).
+        self.remove_explanation(key);
         let record = match self.peek(key) {
             Ok(r) => r,
             Err(CacheError::Corrupt { .. }) => None,

@@ -21,6 +21,7 @@ pub use worker::{ExecContext, Worker, WorkerError};
 
 pub mod cache;
 pub mod error;
+pub mod explain;
 mod keys;
 pub mod lock;
 mod par;
@@ -33,6 +34,7 @@ pub mod solve;
 
 pub use cache::{Cache, CacheRecord, CacheRecordInfo};
 pub use error::{CacheError, SolveError, VertexFailure};
+pub use explain::{MissReason, SummaryEntry};
 pub use lock::KeyLock;
 pub use prune::PruneFilter;
 pub use solve::{SolveOptions, Solver};

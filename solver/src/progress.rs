@@ -12,6 +12,13 @@ pub enum Event {
     Started { vertex: usize, name: String },
     /// A vertex's result came from the cache.
     Cached { vertex: usize, name: String },
+    /// Why a vertex that just started could not come from the cache: `message` is `reason`
+    /// as one line (`file changed: src/main.rs`).
+    CacheMiss {
+        vertex: usize,
+        reason: crate::explain::MissReason,
+        message: String,
+    },
     /// Output of a running vertex; `stream` 1 = stdout, 2 = stderr. `data` is one chunk, usually
     /// one line with its newline.
     Log {

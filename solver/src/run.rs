@@ -20,6 +20,7 @@ pub(crate) struct Run<'a, W: Worker> {
     pub progress: &'a dyn ProgressSink,
     pub numbering: &'a Numbering,
     pub cancel: &'a Arc<AtomicBool>,
+    pub explain: &'a crate::explain::Explainer,
 }
 
 impl<W: Worker> Run<'_, W> {
@@ -48,6 +49,7 @@ impl<W: Worker> Run<'_, W> {
     /// Report `v` as cached.
     pub fn report_cached(&self, v: VertexId) {
         let vertex = self.graph.vertex(v);
+        self.explain.hit(v);
         self.event(Event::Cached {
             vertex: self.index(v),
             name: vertex.meta.name.clone(),

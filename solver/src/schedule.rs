@@ -205,6 +205,7 @@ fn run_one<W: Worker>(
         vertex: index,
         name: vertex.meta.name.clone(),
     });
+    let explained = run.explain.miss(run, v, inputs, forced);
     let start = Instant::now();
     let ctx = ExecContext {
         progress: run.progress,
@@ -243,6 +244,7 @@ fn run_one<W: Worker>(
         });
         return Outcome::Failed(run.failure(v, message, Vec::new()));
     }
+    run.explain.executed(v, explained);
     run.event(Event::Done {
         vertex: index,
         elapsed: start.elapsed(),

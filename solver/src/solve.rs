@@ -4,6 +4,7 @@
 use crate::cache::Cache;
 use crate::digest::Digest;
 use crate::error::{SolveError, VertexFailure};
+use crate::explain::Explainer;
 use crate::graph::{Graph, VertexId};
 use crate::progress::ProgressSink;
 use crate::report::Numbering;
@@ -41,6 +42,7 @@ pub struct Solver<W: Worker> {
     cache: Cache,
     opts: SolveOptions,
     numbering: Numbering,
+    explain_scope: String,
 }
 
 impl<W: Worker> Solver<W> {
@@ -51,6 +53,17 @@ impl<W: Worker> Solver<W> {
             cache,
             opts,
             numbering: Numbering::default(),
+            explain_scope: String::new(),
+        }
+    }
+
+    /// Explain cache misses relative to the last build in `scope` (e.g. one context directory
+    /// and Dockerfile): a step's last build is the one of the same stage and position, or of
+    /// the same instruction, in that scope. Without it, every solve shares one scope.
+    pub fn with_explain_scope(self, scope: impl Into<String>) -> Self {
+        Solver {
+            explain_scope: scope.into(),
+            ..self
         }
     }
 
@@ -133,6 +146,7 @@ impl<W: Worker> Solver<W> {
         cancel: &Arc<AtomicBool>,
     ) -> Result<W::Ref, SolveError> {
         let keys = self.keys(graph, target, cancel)?;
+        let explain = Explainer::new(&self.cache, &self.explain_scope);
         let run = Run {
             worker: &*self.worker,
             cache: &self.cache,
@@ -141,14 +155,21 @@ impl<W: Worker> Solver<W> {
             progress,
             numbering: &self.numbering,
             cancel,
+            explain: &explain,
         };
-        let Some(mut plan) = plan::plan(&run, target)? else {
+        let result = Self::run_plan(&run, target, self.opts.jobs);
+        explain.finish(&run);
+        result
+    }
+
+    fn run_plan(run: &Run<'_, W>, target: VertexId, jobs: usize) -> Result<W::Ref, SolveError> {
+        let Some(mut plan) = plan::plan(run, target)? else {
             return Err(SolveError::Cancelled);
         };
         if let Some(r) = plan.hits.remove(&target) {
             return Ok(r);
         }
-        let mut results = schedule::execute(&run, plan, target, self.opts.jobs)?;
+        let mut results = schedule::execute(run, plan, target, jobs)?;
         results.remove(&target).ok_or(SolveError::Cancelled)
     }
 }

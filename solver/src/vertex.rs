@@ -26,6 +26,10 @@ pub struct VertexMeta {
     /// Free-form label of the stage this vertex belongs to, for `--no-cache-filter` and progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
+    /// Names of the exec op's environment entries that are build arguments (ARG), so that a
+    /// cache miss they cause is told apart from one an ENV causes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_args: Vec<String>,
 }
 
 /// One node of the graph. Its digest covers `op` and the digests of `inputs`, in order.

@@ -1,6 +1,7 @@
 //! The trait through which the solver gets work done. The builder implements it.
 
 use crate::digest::Digest;
+use crate::explain::SummaryEntry;
 use crate::op::ContentSelection;
 use crate::progress::ProgressSink;
 use crate::vertex::Vertex;
@@ -58,6 +59,17 @@ pub trait Worker: Send + Sync {
         input: &Self::Ref,
         selection: &ContentSelection,
     ) -> Result<Option<Digest>, WorkerError>;
+
+    /// The entries `selection` reads of `input` (as [`Worker::content_digest`] digests them),
+    /// to name what changed when a step must run again; `None` (the default) when the input is
+    /// not content-addressable or the worker cannot list them. Called only for steps that run.
+    fn content_entries(
+        &self,
+        _input: &Self::Ref,
+        _selection: &ContentSelection,
+    ) -> Result<Option<Vec<SummaryEntry>>, WorkerError> {
+        Ok(None)
+    }
 
     /// Run one vertex over its resolved inputs.
     fn execute(

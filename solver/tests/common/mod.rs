@@ -215,7 +215,7 @@ impl Recorder {
                     vertex, message, ..
                 } => Some(format!("error {vertex} {message}")),
                 Event::Cancelled { vertex } => Some(format!("cancelled {vertex}")),
-                Event::Log { .. } | Event::Bytes { .. } => None,
+                Event::Log { .. } | Event::Bytes { .. } | Event::CacheMiss { .. } => None,
             })
             .collect()
     }
