@@ -81,6 +81,7 @@ impl ProgressSink for Counting<'_> {
         let v = match &event {
             Event::Started { vertex, .. }
             | Event::Cached { vertex, .. }
+            | Event::CacheMiss { vertex, .. }
             | Event::Log { vertex, .. }
             | Event::Done { vertex, .. }
             | Event::Error { vertex, .. }
@@ -176,7 +177,8 @@ pub fn build(
     } else {
         req.jobs
     };
-    let solver = Solver::new(Arc::new(worker), kiln.cache.clone(), SolveOptions { jobs });
+    let solver = Solver::new(Arc::new(worker), kiln.cache.clone(), SolveOptions { jobs })
+        .with_explain_scope(crate::explain::scope(&context_dir, &options.dockerfile_name));
     let counting = Counting {
         inner: progress,
         max: AtomicUsize::new(0),

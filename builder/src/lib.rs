@@ -5,6 +5,7 @@ pub mod build;
 pub mod check;
 pub mod context;
 pub mod error;
+pub mod explain;
 pub mod export;
 pub mod fileop;
 pub mod import;

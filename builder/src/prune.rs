@@ -203,6 +203,8 @@ pub fn prune(kiln: &Kiln, filter: &PruneFilter, include_bases: bool) -> Result<P
             report.records += 1;
         }
     }
+    // The explanations of removed records went with them; drop the steps pointing at them.
+    kiln.cache.sweep_explanations().map_err(cache_err)?;
     let sweep = w.plan.sweep(&snaps, images.content())?;
     report.snapshots = sweep.snapshots;
     report.blobs = sweep.blobs;

@@ -8,7 +8,7 @@ use kiln_runtime::{ContainerSpec, MountSpec, Output, OutputSink, Rootfs, Runtime
 use kiln_snapshot::{Mode, SnapshotId};
 use kiln_solver::{
     ContentSelection, Digest, Event, ExecContext, ExecOp, FileAction, FileOp, MountKind,
-    NetworkMode, Op, ReadAs, SecurityMode, SourceOp, Vertex, Worker, WorkerError,
+    NetworkMode, Op, ReadAs, SecurityMode, SourceOp, SummaryEntry, Vertex, Worker, WorkerError,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -602,6 +602,20 @@ impl Worker for KilnWorker {
         context_digest(ctx, selection).map(Some)
     }
 
+    fn content_entries(
+        &self,
+        input: &Ref,
+        selection: &ContentSelection,
+    ) -> std::result::Result<Option<Vec<SummaryEntry>>, WorkerError> {
+        let Ref::Context(ctx) = input else {
+            return Ok(None);
+        };
+        let (selectors, allow_wildcard) = context_selectors(ctx, selection)?;
+        ctx.content_entries_with(&selectors, &selection.excludes, allow_wildcard)
+            .map(Some)
+            .map_err(werr)
+    }
+
     fn execute(
         &self,
         ctx: &ExecContext<'_>,
@@ -652,7 +666,20 @@ fn context_digest(
     selection: &ContentSelection,
 ) -> std::result::Result<Digest, WorkerError> {
     let fail = |e: &dyn std::fmt::Display| WorkerError::new(e.to_string());
-    let (selectors, allow_wildcard) = match selection.read {
+    let (selectors, allow_wildcard) = context_selectors(ctx, selection)?;
+    let d = ctx
+        .content_digest_with(&selectors, &selection.excludes, allow_wildcard)
+        .map_err(|e| fail(&e))?;
+    Digest::parse(&d).map_err(|e| WorkerError::new(format!("bad context digest: {e}")))
+}
+
+/// The paths of the context `selection` reads, and whether wildcards in them expand.
+fn context_selectors(
+    ctx: &Context,
+    selection: &ContentSelection,
+) -> std::result::Result<(Vec<String>, bool), WorkerError> {
+    let fail = |e: &dyn std::fmt::Display| WorkerError::new(e.to_string());
+    Ok(match selection.read {
         ReadAs::Copy { allow_wildcard } => {
             let mut selectors = vec![selection.path.clone()];
             // `**` spans directories in `--parents` sources: key on everything it can reach.
@@ -670,11 +697,7 @@ fn context_digest(
             vec![ctx.mount_target(&selection.path).map_err(|e| fail(&e))?],
             false,
         ),
-    };
-    let d = ctx
-        .content_digest_with(&selectors, &selection.excludes, allow_wildcard)
-        .map_err(|e| fail(&e))?;
-    Digest::parse(&d).map_err(|e| WorkerError::new(format!("bad context digest: {e}")))
+    })
 }
 
 /// Used by [`crate::build`] to report the kind of result.

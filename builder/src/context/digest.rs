@@ -29,12 +29,7 @@ pub(super) fn content_digest(
     excludes: &[String],
     allow_wildcard: bool,
 ) -> Result<String, ContextError> {
-    let excl = DockerIgnore::from_patterns(excludes)?;
-    let mut records = Vec::new();
-    for sel in selectors {
-        collect_selector(ctx, sel, allow_wildcard, &excl, &mut records)?;
-    }
-    let hashes = hash_files(ctx, &records)?;
+    let (records, hashes) = collect(ctx, selectors, excludes, allow_wildcard)?;
     let mut order: Vec<usize> = (0..records.len()).collect();
     order.sort_by(|&a, &b| records[a].key.cmp(&records[b].key));
     let mut h = Sha256::new();
@@ -49,13 +44,73 @@ pub(super) fn content_digest(
         }
         h.update(b"\n");
     }
+    save_stat_cache(ctx);
+    Ok(format!("sha256:{}", hex::encode(h.finalize())))
+}
+
+/// The entries the digest covers, each with the content hash of a regular file.
+fn collect(
+    ctx: &Context,
+    selectors: &[String],
+    excludes: &[String],
+    allow_wildcard: bool,
+) -> Result<(Vec<Record>, Vec<Option<String>>), ContextError> {
+    let excl = DockerIgnore::from_patterns(excludes)?;
+    let mut records = Vec::new();
+    for sel in selectors {
+        collect_selector(ctx, sel, allow_wildcard, &excl, &mut records)?;
+    }
+    let hashes = hash_files(ctx, &records)?;
+    Ok((records, hashes))
+}
+
+fn save_stat_cache(ctx: &Context) {
     if let Some(cache) = &ctx.stat_cache {
         if let Ok(mut c) = cache.lock() {
             // A cache that cannot be written only costs speed next time.
             let _ = c.save();
         }
     }
-    Ok(format!("sha256:{}", hex::encode(h.finalize())))
+}
+
+/// The entries [`content_digest`] covers, for naming what changed: each one's path as the
+/// user knows it (relative to the context) and everything the digest takes of it.
+pub(super) fn content_entries(
+    ctx: &Context,
+    selectors: &[String],
+    excludes: &[String],
+    allow_wildcard: bool,
+) -> Result<Vec<kiln_solver::SummaryEntry>, ContextError> {
+    let (records, hashes) = collect(ctx, selectors, excludes, allow_wildcard)?;
+    save_stat_cache(ctx);
+    Ok(records
+        .into_iter()
+        .zip(hashes)
+        .map(|(r, hash)| {
+            let mut content = r.meta.into_bytes();
+            content.push(0);
+            content.extend_from_slice(hash.as_deref().unwrap_or("").as_bytes());
+            kiln_solver::SummaryEntry {
+                path: shown_path(&r.key),
+                dir: content.starts_with(b"dir\0"),
+                content,
+            }
+        })
+        .collect())
+}
+
+/// The context path of a record key (`SEL\0MATCH\0SUB`, `SEL\0MATCH\0\0target` for what a
+/// symlink source points to, `SEL\0` for a wildcard matching nothing).
+fn shown_path(key: &str) -> String {
+    let parts: Vec<&str> = key.split('\0').collect();
+    match parts.as_slice() {
+        [sel, ""] => sel.to_string(),
+        [_, m, "", "target"] => format!("{m} (symlink target)"),
+        [_, "", sub] => sub.to_string(),
+        [_, m, ""] => m.to_string(),
+        [_, m, sub] => format!("{m}/{sub}"),
+        _ => key.replace('\0', "/"),
+    }
 }
 
 fn collect_selector(

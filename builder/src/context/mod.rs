@@ -262,6 +262,17 @@ impl Context {
         digest::content_digest(self, selectors, excludes, allow_wildcard)
     }
 
+    /// The entries [`Context::content_digest_with`] covers, with their paths, so that a cache
+    /// miss can name the files that changed.
+    pub fn content_entries_with(
+        &self,
+        selectors: &[String],
+        excludes: &[String],
+        allow_wildcard: bool,
+    ) -> Result<Vec<kiln_solver::SummaryEntry>, ContextError> {
+        digest::content_entries(self, selectors, excludes, allow_wildcard)
+    }
+
     /// Lists the context as BuildKit would send it: (relative path, is_dir) of every entry
     /// that survives the ignore rules, depth-first in name order.
     pub fn list(&self) -> Result<Vec<(String, bool)>, ContextError> {

@@ -63,6 +63,9 @@ pub struct BuildArgs {
     /// Allow extra privileged entitlement (e.g., "network.host", "security.insecure")
     #[arg(long = "allow", value_delimiter = ',')]
     allow: Vec<String>,
+    /// After the build, list the steps that ran and why each missed the cache
+    #[arg(long)]
+    explain: bool,
     /// Maximum number of steps run at once (default: number of cores)
     #[arg(long, default_value_t = 0)]
     jobs: usize,
@@ -261,8 +264,13 @@ fn run_build(
         a.progress
     };
     let r = renderer(mode);
-    let result = build(kiln, req, &*r, cancel);
+    let table = crate::progress::explain::ExplainTable::new(&*r);
+    let sink: &dyn kiln_builder::solver::ProgressSink = if a.explain { &table } else { &*r };
+    let result = build(kiln, req, sink, cancel);
     r.finish();
+    if a.explain {
+        eprint!("{}", table.table());
+    }
     match result {
         Ok(res) => {
             for w in res.warnings.iter().filter(|w| w.rule.is_empty()) {

@@ -1,6 +1,7 @@
 //! Rendering the build's event stream: `tty` (indicatif), `plain` (BuildKit-style numbered
 //! lines) and `rawjson` (one JSON event per line).
 
+pub mod explain;
 mod json;
 pub mod layers;
 mod plain;

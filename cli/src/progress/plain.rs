@@ -89,6 +89,11 @@ impl ProgressSink for PlainRenderer {
                 let _ = writeln!(out, "#{vertex} CACHED");
                 st.last = Some(vertex);
             }
+            Event::CacheMiss {
+                vertex, message, ..
+            } => {
+                st.line(&mut out, vertex, &format!("cache miss: {}", escape(&message)));
+            }
             Event::Log {
                 vertex,
                 data,

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 pub struct TtyRenderer {
     multi: MultiProgress,
     bars: Mutex<HashMap<usize, (ProgressBar, String)>>,
+    /// Why each running step missed the cache, printed under its line when it ends.
+    reasons: Mutex<HashMap<usize, String>>,
     /// One byte bar per transfer (vertex, id).
     transfers: Mutex<HashMap<(usize, String), ProgressBar>>,
     start: Instant,
@@ -25,6 +27,7 @@ impl TtyRenderer {
         TtyRenderer {
             multi,
             bars: Mutex::new(HashMap::new()),
+            reasons: Mutex::new(HashMap::new()),
             transfers: Mutex::new(HashMap::new()),
             start: Instant::now(),
             counts: Mutex::new((0, 0)),
@@ -77,6 +80,19 @@ fn style() -> ProgressStyle {
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
+impl TtyRenderer {
+    /// The line under a finished step saying why it ran, if it said.
+    fn print_reason(&self, vertex: usize) {
+        let reason = self.reasons.lock().ok().and_then(|mut r| r.remove(&vertex));
+        if let Some(reason) = reason {
+            let width = term_width().max(40).saturating_sub(6);
+            let _ = self
+                .multi
+                .println(fit(&format!("    #{vertex} cache miss: {reason}"), width));
+        }
+    }
+}
+
 impl ProgressSink for TtyRenderer {
     fn event(&self, event: Event) {
         let Ok(mut bars) = self.bars.lock() else {
@@ -89,6 +105,16 @@ impl ProgressSink for TtyRenderer {
                 pb.set_prefix(fit(&name, term_width().saturating_sub(30).max(20)));
                 pb.enable_steady_tick(Duration::from_millis(120));
                 bars.insert(vertex, (pb, name));
+            }
+            Event::CacheMiss {
+                vertex, message, ..
+            } => {
+                if let Some((pb, _)) = bars.get(&vertex) {
+                    pb.set_message(fit(&format!("| cache miss: {message}"), 60));
+                }
+                if let Ok(mut r) = self.reasons.lock() {
+                    r.insert(vertex, message);
+                }
             }
             Event::Cached { name, .. } => {
                 let _ = self.multi.println(done_line(" => CACHED ", &name, ""));
@@ -108,6 +134,7 @@ impl ProgressSink for TtyRenderer {
                     pb.finish_and_clear();
                     let _ = self.multi.println(done_line(" => ", &name, &secs(elapsed)));
                 }
+                self.print_reason(vertex);
                 if let Ok(mut c) = self.counts.lock() {
                     c.0 += 1;
                 }
@@ -120,6 +147,7 @@ impl ProgressSink for TtyRenderer {
                     let _ = self.multi.println(done_line(" => ERROR ", &name, ""));
                     let _ = self.multi.println(format!("    {}", escape(&message)));
                 }
+                self.print_reason(vertex);
             }
             Event::Cancelled { vertex } => {
                 if let Some((pb, name)) = bars.remove(&vertex) {

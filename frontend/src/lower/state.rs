@@ -108,7 +108,24 @@ impl StageState {
             locations: vec![loc.source_location()],
             ignore_cache: self.ignore_cache,
             stage: Some(self.display.clone()),
+            build_args: self.build_arg_names(),
         }
+    }
+
+    /// The names in the build environment that ARGs set: those the image config does not hold
+    /// with the same value (ENV sets both).
+    fn build_arg_names(&self) -> Vec<String> {
+        let config = self.config.config.env.as_deref().unwrap_or_default();
+        self.env
+            .iter()
+            .filter(|(k, v)| {
+                !config.iter().any(|kv| {
+                    kv.split_once('=')
+                        .is_some_and(|(ck, cv)| ck == k && cv == v)
+                })
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 }
 
