@@ -178,7 +178,10 @@ pub fn build(
         req.jobs
     };
     let solver = Solver::new(Arc::new(worker), kiln.cache.clone(), SolveOptions { jobs })
-        .with_explain_scope(crate::explain::scope(&context_dir, &options.dockerfile_name));
+        .with_explain_scope(crate::explain::scope(
+            &context_dir,
+            &options.dockerfile_name,
+        ));
     let counting = Counting {
         inner: progress,
         max: AtomicUsize::new(0),

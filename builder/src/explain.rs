@@ -6,8 +6,5 @@ use std::path::Path;
 /// The explain scope of a build of `dockerfile` (its name as messages show it) on the context
 /// directory `context` (canonical): steps are compared with the last build in the same scope.
 pub fn scope(context: &Path, dockerfile: &str) -> String {
-    format!(
-        "context={}\0dockerfile={dockerfile}",
-        context.display()
-    )
+    format!("context={}\0dockerfile={dockerfile}", context.display())
 }

@@ -40,14 +40,21 @@ fn misses(progress: &str) -> Vec<(usize, String, String)> {
 fn assert_chain(progress: &str, first: &str) {
     let m = misses(progress);
     assert!(!m.is_empty(), "no step said why it ran:\n{progress}");
-    assert_eq!(m[0].2, first, "first step that ran ({}):\n{progress}", m[0].1);
+    assert_eq!(
+        m[0].2, first,
+        "first step that ran ({}):\n{progress}",
+        m[0].1
+    );
     for (n, name, reason) in &m[1..] {
         assert!(
             reason.starts_with("parent step changed: #"),
             "#{n} {name}: {reason}\n{progress}"
         );
         let parent: usize = reason.rsplit('#').next().unwrap().parse().unwrap();
-        assert!(parent < *n, "#{n} names a later step #{parent}:\n{progress}");
+        assert!(
+            parent < *n,
+            "#{n} names a later step #{parent}:\n{progress}"
+        );
     }
 }
 
@@ -69,7 +76,10 @@ fn each_change_is_named_by_the_first_step_it_reaches() {
 
     let first = build(&k, dir, &[]);
     let m = misses(&first);
-    let steps = m.iter().filter(|(_, n, _)| !n.starts_with("[internal]")).count();
+    let steps = m
+        .iter()
+        .filter(|(_, n, _)| !n.starts_with("[internal]"))
+        .count();
     assert_eq!(steps, 4, "FROM, COPY and two RUNs ran:\n{first}");
     assert!(m.iter().all(|(_, _, r)| r == "never built"), "{first}");
 
@@ -96,7 +106,11 @@ fn each_change_is_named_by_the_first_step_it_reaches() {
     assert_chain(&out, "build arg changed: VERSION (1.2 → 1.3)");
     assert_eq!(misses(&out).len(), 2, "only the RUNs read VERSION:\n{out}");
 
-    std::fs::write(dir.join("Dockerfile"), DOCKERFILE.replace("MODE=a", "MODE=b")).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        DOCKERFILE.replace("MODE=a", "MODE=b"),
+    )
+    .unwrap();
     let out = build(&k, dir, &["--build-arg", "VERSION=1.3"]);
     assert_chain(&out, "env changed: MODE (a → b)");
 
@@ -176,13 +190,18 @@ fn rawjson_carries_the_reason_as_a_field_and_explain_prints_a_table() {
         .skip_while(|l| !l.starts_with("STEP "))
         .collect();
     assert_eq!(table.len(), 4, "a header and three rows:\n{stderr}");
-    assert!(table[1].contains("COPY src/ /src/") && table[1].ends_with("file changed: src/main.rs"));
+    assert!(
+        table[1].contains("COPY src/ /src/") && table[1].ends_with("file changed: src/main.rs")
+    );
     assert!(table[2].contains("RUN echo") && table[2].contains("parent step changed: #"));
 
     // Nothing ran: the table says so.
     let out = k.run(&["build", "--progress=plain", "--explain", "-t", "j:1", dir]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("every step came from the cache"), "{stderr}");
+    assert!(
+        stderr.contains("every step came from the cache"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -212,7 +231,11 @@ fn explanations_are_pruned_with_the_cache_and_hold_no_secret_looking_values() {
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
         let text = String::from_utf8_lossy(&bytes);
-        assert!(!text.contains("hunter2"), "{} holds a secret-looking value", f.display());
+        assert!(
+            !text.contains("hunter2"),
+            "{} holds a secret-looking value",
+            f.display()
+        );
     }
 
     k.ok(&["prune", "--all"]);

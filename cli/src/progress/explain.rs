@@ -37,7 +37,11 @@ impl<'a> ExplainTable<'a> {
             .into_iter()
             .filter_map(|(v, r)| {
                 let reason = r.reason?;
-                Some((format!("#{v}"), cut(&escape(&r.name), NAME_WIDTH), escape(&reason).into_owned()))
+                Some((
+                    format!("#{v}"),
+                    cut(&escape(&r.name), NAME_WIDTH),
+                    escape(&reason).into_owned(),
+                ))
             })
             .collect();
         if rows.is_empty() {
@@ -53,7 +57,10 @@ impl<'a> ExplainTable<'a> {
         let mut out = format!("{:<w0$}   {:<w1$}   REASON\n", "STEP", "NAME");
         for (n, name, reason) in rows {
             let pad = w1 - name.chars().count();
-            out.push_str(&format!("{n:<w0$}   {name}{}   {reason}\n", " ".repeat(pad)));
+            out.push_str(&format!(
+                "{n:<w0$}   {name}{}   {reason}\n",
+                " ".repeat(pad)
+            ));
         }
         out
     }
@@ -140,7 +147,10 @@ mod tests {
         assert_eq!(lines.len(), 3, "{table}");
         assert!(lines[0].starts_with("STEP"));
         assert!(lines[1].starts_with("#2") && lines[1].contains("file changed: src/a"));
-        assert!(!table.contains('\x1b'), "control bytes are escaped: {table:?}");
+        assert!(
+            !table.contains('\x1b'),
+            "control bytes are escaped: {table:?}"
+        );
         assert!(lines[2].starts_with("#3") && lines[2].ends_with("parent step changed: #2"));
     }
 }

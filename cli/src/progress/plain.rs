@@ -92,7 +92,11 @@ impl ProgressSink for PlainRenderer {
             Event::CacheMiss {
                 vertex, message, ..
             } => {
-                st.line(&mut out, vertex, &format!("cache miss: {}", escape(&message)));
+                st.line(
+                    &mut out,
+                    vertex,
+                    &format!("cache miss: {}", escape(&message)),
+                );
             }
             Event::Log {
                 vertex,

@@ -197,9 +197,11 @@ fn current_inputs<W: Worker>(run: &Run<'_, W>, v: VertexId, refs: &[W::Ref]) -> 
         out.push(match listed {
             Some(parts) => CurrentInput::Content(parts),
             None => CurrentInput::Key {
-                key: run.keys.get(&input).cloned().unwrap_or_else(|| {
-                    crate::Digest::sha256(b"kiln-explain/no-key")
-                }),
+                key: run
+                    .keys
+                    .get(&input)
+                    .cloned()
+                    .unwrap_or_else(|| crate::Digest::sha256(b"kiln-explain/no-key")),
                 step: run.index(input),
             },
         });

@@ -87,7 +87,12 @@ fn change(
     if hidden {
         write!(f, "{what} changed: {name} (value not shown)")
     } else {
-        write!(f, "{what} changed: {name} ({} → {})", value(from), value(to))
+        write!(
+            f,
+            "{what} changed: {name} ({} → {})",
+            value(from),
+            value(to)
+        )
     }
 }
 

@@ -330,7 +330,13 @@ fn env_change(old: &[EnvEntry], new: &[EnvEntry]) -> Option<MissReason> {
         }
         let arg = a.as_ref().is_some_and(|e| e.arg) || b.as_ref().is_some_and(|e| e.arg);
         let hidden = looks_secret(name);
-        let shown = |e: &Option<EnvEntry>| if hidden { None } else { e.as_ref().and_then(|e| e.value.clone()) };
+        let shown = |e: &Option<EnvEntry>| {
+            if hidden {
+                None
+            } else {
+                e.as_ref().and_then(|e| e.value.clone())
+            }
+        };
         let (from, to) = (shown(&a), shown(&b));
         let name = name.to_string();
         return Some(if arg {

@@ -137,7 +137,7 @@ impl ScopeRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::op::{SourceOp, Op};
+    use crate::op::{Op, SourceOp};
     use crate::vertex::VertexMeta;
 
     fn v(name: &str, stage: Option<&str>) -> Vertex {

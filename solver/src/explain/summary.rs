@@ -194,7 +194,9 @@ impl ContentSummary {
                 // A directory is named only when nothing listed lies below it.
                 !*dir
                     || !listed.iter().any(|q| {
-                        q != p && (p.is_empty() || q.strip_prefix(*p).is_some_and(|r| r.starts_with('/')))
+                        q != p
+                            && (p.is_empty()
+                                || q.strip_prefix(*p).is_some_and(|r| r.starts_with('/')))
                     })
             })
             .map(|(p, dir)| {
