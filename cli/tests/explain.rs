@@ -250,3 +250,41 @@ fn explanations_are_pruned_with_the_cache_and_hold_no_secret_looking_values() {
     let out = k.build_ok(dir, "s:1", &[]);
     assert!(misses(&out).iter().all(|m| m.2 == "never built"), "{out}");
 }
+
+#[test]
+fn concurrent_builds_of_one_scope_leave_a_record_the_next_build_reads() {
+    let k = Kiln::new();
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nARG V=0\nRUN echo \"$V\" > /v\n",
+    )]);
+    let dir = ctx.path().to_str().unwrap().to_string();
+    let children: Vec<_> = (1..=4)
+        .map(|i| {
+            k.cmd()
+                .args(["build", "--progress=plain", "--build-arg"])
+                .arg(format!("V={i}"))
+                .args(["-t", &format!("c:{i}"), &dir])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = k.build_ok(ctx.path(), "c:5", &["--build-arg", "V=5"]);
+    let m = misses(&out);
+    assert_eq!(m.len(), 1, "{out}");
+    let r = &m[0].2;
+    assert!(
+        (1..=4).any(|i| *r == format!("build arg changed: V ({i} → 5)")),
+        "the last build's value is one the concurrent builds wrote: {r}"
+    );
+}

@@ -357,3 +357,116 @@ fn env_change(old: &[EnvEntry], new: &[EnvEntry]) -> Option<MissReason> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::{ExecMeta, ExecOp, Mount, MountKind};
+    use crate::vertex::VertexMeta;
+
+    fn exec(env: &[&str], secret_env: &str) -> Vertex {
+        Vertex {
+            digest: Digest::sha256(b"v"),
+            op: Op::Exec(ExecOp {
+                meta: ExecMeta {
+                    args: vec!["/bin/sh".into(), "-c".into(), "make".into()],
+                    env: env.iter().map(|s| s.to_string()).collect(),
+                    cwd: "/".into(),
+                    user: String::new(),
+                    hostname: None,
+                    extra_hosts: Vec::new(),
+                    proxy_env: vec![format!("HTTP_PROXY=http://user:{secret_env}@proxy")],
+                },
+                mounts: vec![Mount {
+                    input: None,
+                    selector: "/".into(),
+                    dest: "/run/secrets/tok".into(),
+                    readonly: true,
+                    kind: MountKind::Secret {
+                        id: "tok".into(),
+                        required: true,
+                        mode: 0o400,
+                        uid: 0,
+                        gid: 0,
+                        env: Some("TOK".into()),
+                    },
+                }],
+                network: Default::default(),
+                security: Default::default(),
+            }),
+            inputs: Vec::new(),
+            meta: VertexMeta {
+                build_args: vec!["VERSION".into(), "API_TOKEN".into()],
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn names_the_changed_build_arg_and_never_records_secret_looking_values() {
+        let k1 = Digest::sha256(b"1");
+        let k2 = Digest::sha256(b"2");
+        let before = KeyRecord::new(
+            &k1,
+            &exec(&["VERSION=1.2", "API_TOKEN=hunter2"], "pw-one"),
+            &[],
+        );
+        let bytes = String::from_utf8_lossy(&before.encode()).into_owned();
+        assert!(
+            !bytes.contains("hunter2") && !bytes.contains("pw-one"),
+            "{bytes}"
+        );
+        assert_eq!(KeyRecord::decode(&before.encode()), Some(before.clone()));
+
+        let now = KeyRecord::new(
+            &k2,
+            &exec(&["VERSION=1.3", "API_TOKEN=hunter2"], "pw-two"),
+            &[],
+        );
+        assert_eq!(
+            before.explain(&now, &[]).to_string(),
+            "build arg changed: VERSION (1.2 → 1.3)"
+        );
+        let now = KeyRecord::new(
+            &k2,
+            &exec(&["VERSION=1.2", "API_TOKEN=other"], "pw-one"),
+            &[],
+        );
+        assert_eq!(
+            before.explain(&now, &[]).to_string(),
+            "build arg changed: API_TOKEN (value not shown)"
+        );
+        let now = KeyRecord::new(
+            &k2,
+            &exec(&["VERSION=1.2", "API_TOKEN=hunter2", "MODE=b"], "pw-one"),
+            &[],
+        );
+        assert_eq!(
+            before.explain(&now, &[]).to_string(),
+            "env changed: MODE (unset → b)"
+        );
+        assert_eq!(
+            before.explain(&before, &[]),
+            MissReason::ResultRemoved,
+            "the same key missing from the cache"
+        );
+    }
+
+    #[test]
+    fn a_record_that_lies_about_its_summaries_is_refused() {
+        let mut bytes = serde_json::to_vec(&RecordHeader {
+            format: FORMAT,
+            key: Digest::sha256(b"k"),
+            op: "00".into(),
+            image: None,
+            env: Vec::new(),
+            inputs: vec![InputRecord::Content {
+                summaries: vec![Some((0, 1 << 40))],
+            }],
+        })
+        .unwrap();
+        bytes.extend_from_slice(b"\n\0");
+        assert_eq!(KeyRecord::decode(&bytes), None);
+        assert_eq!(KeyRecord::decode(b"not json\n"), None);
+    }
+}
