@@ -18,6 +18,7 @@ pub mod resolver;
 pub mod root;
 pub mod run;
 pub mod save;
+pub mod secrets;
 pub mod store;
 pub mod unpack;
 pub mod worker;

@@ -46,6 +46,8 @@ pub struct KilnWorker {
     hostname: String,
     /// Base images whose layers this build still has to fetch.
     pending: Arc<crate::resolver::Pending>,
+    /// `--secret` and `--ssh`.
+    secrets: Arc<crate::secrets::Secrets>,
 }
 
 impl KilnWorker {
@@ -56,7 +58,13 @@ impl KilnWorker {
             runtime,
             hostname: "buildkitsandbox".into(),
             pending: Arc::default(),
+            secrets: Arc::default(),
         }
+    }
+
+    /// This worker, giving steps the build's secrets and ssh agents.
+    pub fn with_secrets(self, secrets: Arc<crate::secrets::Secrets>) -> Self {
+        KilnWorker { secrets, ..self }
     }
 
     /// This worker, fetching the layers of the base images `pending` holds when a step needs
@@ -156,19 +164,38 @@ impl KilnWorker {
             },
             Mode::Copy => Rootfs::Dir(active.upper.clone()),
         };
+        let mut env = op.meta.env.clone();
+        env.extend(op.meta.proxy_env.iter().cloned());
         let mut mounts = Vec::new();
         let mut keep = Vec::new();
+        // Secrets go to the spec alone (a file in memory, or `env`); ssh relays live as `keep`.
+        let mut relays = Vec::new();
         for m in op.mounts.iter().filter(|m| m.dest != "/") {
-            match self.mount_spec(m, inputs, &mut keep) {
-                Ok(spec) => mounts.push(spec),
+            let spec = match &m.kind {
+                MountKind::Secret { .. } => {
+                    crate::secrets::secret_mount(&self.secrets, m, &mut env).map_err(werr)
+                }
+                MountKind::Ssh { .. } => {
+                    crate::secrets::ssh_mount(&self.secrets, m, &self.kiln.tmp_dir())
+                        .map(|o| {
+                            o.map(|(spec, relay)| {
+                                relays.push(relay);
+                                spec
+                            })
+                        })
+                        .map_err(werr)
+                }
+                _ => self.mount_spec(m, inputs, &mut keep).map(Some),
+            };
+            match spec {
+                Ok(Some(spec)) => mounts.push(spec),
+                Ok(None) => {}
                 Err(e) => {
                     let _ = self.kiln.snapshots.abort(active);
                     return Err(e);
                 }
             }
         }
-        let mut env = op.meta.env.clone();
-        env.extend(op.meta.proxy_env.iter().cloned());
         let spec = ContainerSpec {
             rootfs,
             args: op.meta.args.clone(),
@@ -210,6 +237,7 @@ impl KilnWorker {
         };
         let result = self.runtime.run(&spec, Output::Sink(&sink), &ctx.cancelled);
         drop(keep);
+        drop(relays);
         let shown = shown_command(&op.meta.args);
         match result {
             Ok(0) => {
@@ -307,15 +335,9 @@ impl KilnWorker {
                 });
             }
             MountKind::Tmpfs { size } => kiln_runtime::MountKind::Tmpfs { size: *size },
-            MountKind::Secret { id, .. } => {
-                return Err(WorkerError::new(format!(
-                    "secret {id:?}: secrets are not supported yet"
-                )))
-            }
-            MountKind::Ssh { id, .. } => {
-                return Err(WorkerError::new(format!(
-                    "ssh {id:?}: ssh forwarding is not supported yet"
-                )))
+            // `exec` asks `crate::secrets` for these.
+            MountKind::Secret { .. } | MountKind::Ssh { .. } => {
+                return Err(WorkerError::new("secret and ssh mounts are made by exec"))
             }
         };
         Ok(MountSpec {
