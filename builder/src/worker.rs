@@ -176,7 +176,7 @@ impl KilnWorker {
                     crate::secrets::secret_mount(&self.secrets, m, &mut env).map_err(werr)
                 }
                 MountKind::Ssh { .. } => {
-                    crate::secrets::ssh_mount(&self.secrets, m, &self.kiln.tmp_dir())
+                    crate::secrets::ssh_mount(&self.secrets, m, &std::env::temp_dir())
                         .map(|o| {
                             o.map(|(spec, relay)| {
                                 relays.push(relay);

@@ -137,7 +137,7 @@ fn spawn_agent(spec: &str, tmp: &Path) -> Result<SshAgent, SecretError> {
         .arg(&socket)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(Stdio::piped());
     // SAFETY: prctl is async-signal-safe; the agent must not outlive kiln.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
@@ -149,8 +149,13 @@ fn spawn_agent(spec: &str, tmp: &Path) -> Result<SshAgent, SecretError> {
     let start = Instant::now();
     while !socket.exists() {
         if let Ok(Some(st)) = child.try_wait() {
+            let mut said = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut said);
+            }
             return Err(fail(std::io::Error::other(format!(
-                "ssh-agent exited: {st}"
+                "ssh-agent exited ({st}): {}",
+                said.trim().escape_debug()
             ))));
         }
         if start.elapsed() > Duration::from_secs(10) {

@@ -222,7 +222,9 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
     let kiln = super::open(root)?;
     if !a.check {
         let env = |k: &str| std::env::var_os(k);
-        let secrets = Secrets::load(&a.secrets, &a.ssh, &env, &kiln.tmp_dir())
+        // Sockets live in the system's temporary directory: a path under a deep store root
+        // can pass the 108 bytes a unix socket's path may have.
+        let secrets = Secrets::load(&a.secrets, &a.ssh, &env, &std::env::temp_dir())
             // The message names the spec and the cause, as docker's does.
             .map_err(|e| anyhow!(e.to_string()))?;
         req.secrets = std::sync::Arc::new(secrets);
