@@ -19,6 +19,7 @@ pub mod root;
 pub mod run;
 pub mod save;
 pub mod secrets;
+pub mod source;
 pub mod store;
 pub mod unpack;
 pub mod worker;

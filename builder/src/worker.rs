@@ -48,6 +48,8 @@ pub struct KilnWorker {
     pending: Arc<crate::resolver::Pending>,
     /// `--secret` and `--ssh`.
     secrets: Arc<crate::secrets::Secrets>,
+    /// `ADD <url>` and `ADD <git repository>` of this build.
+    remote: crate::source::Remote,
 }
 
 impl KilnWorker {
@@ -59,6 +61,7 @@ impl KilnWorker {
             hostname: "buildkitsandbox".into(),
             pending: Arc::default(),
             secrets: Arc::default(),
+            remote: Default::default(),
         }
     }
 
@@ -102,9 +105,19 @@ impl KilnWorker {
                 None => Ok(Ref::Scratch),
             };
         }
-        Err(WorkerError::new(format!(
-            "unsupported source {id:?} (only images, scratch and the build context for now)"
-        )))
+        match crate::source::kind(op) {
+            Some(crate::source::Kind::Http) => {
+                let s = self.remote.http.snapshot(&self.kiln, op).map_err(werr)?;
+                Ok(Ref::Snapshot(s))
+            }
+            Some(crate::source::Kind::Git) => {
+                let s = self.remote.git.snapshot(&self.kiln, op).map_err(werr)?;
+                Ok(Ref::Snapshot(s))
+            }
+            None => Err(WorkerError::new(format!(
+                "unsupported source {id:?} (only images, scratch, the build context, URLs and git repositories)"
+            ))),
+        }
     }
 
     /// Fetch what the store still lacks of the base image `manifest_digest`, with byte
@@ -601,7 +614,14 @@ impl Worker for KilnWorker {
         // Images carry their manifest digest in the identifier; the context is keyed per COPY by
         // content; scratch is constant.
         match &vertex.op {
-            Op::Source(s) => Ok(Digest::sha256(s.identifier.as_bytes())),
+            // A URL by its content's digest, a repository by the commit its ref resolves to.
+            Op::Source(s) => match crate::source::kind(s) {
+                Some(crate::source::Kind::Http) => {
+                    self.remote.http.key(&self.kiln, s).map_err(werr)
+                }
+                Some(crate::source::Kind::Git) => self.remote.git.key(&self.kiln, s).map_err(werr),
+                None => Ok(Digest::sha256(s.identifier.as_bytes())),
+            },
             _ => Err(WorkerError::new("source_key of a non-source vertex")),
         }
     }
