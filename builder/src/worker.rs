@@ -66,7 +66,10 @@ impl KilnWorker {
     }
 
     /// This worker, giving steps the build's secrets and ssh agents.
-    pub fn with_secrets(self, secrets: Arc<crate::secrets::Secrets>) -> Self {
+    pub fn with_secrets(mut self, secrets: Arc<crate::secrets::Secrets>) -> Self {
+        // `ADD git@…` reaches private repositories through `--ssh default`.
+        let agent = secrets.agent("default").map(|a| a.socket().to_path_buf());
+        self.remote.git = crate::source::git::GitSource::default().with_ssh_agent(agent);
         KilnWorker { secrets, ..self }
     }
 
