@@ -172,7 +172,7 @@ fn a_secret_does_not_change_the_cache_key() {
     let k = Kiln::new();
     let df = "FROM busybox\nRUN --mount=type=secret,id=tok cat /run/secrets/tok > /seen\n";
     let ctx = context(&[("Dockerfile", df)]);
-    let mut run = |value: &str| {
+    let run = |value: &str| {
         let out = k
             .cmd()
             .args(["build", "--progress=plain", "-t", "sec:cache", "--secret"])
