@@ -21,6 +21,7 @@ pub mod save;
 pub mod secrets;
 pub mod source;
 pub mod store;
+pub mod tree_digest;
 pub mod unpack;
 pub mod worker;
 
