@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # accept kiln's images (and make images kiln must accept); passt: pasta, the NAT helper of the
 # default network (so the tests run isolated), and slirp4netns, the other one; gcc, libc6-dev:
 # the static sandbox probe; docker-registry: the CNCF registry the registry tests start
-# (registry-harness), one per test on a free port.
+# (registry-harness), one per test on a free port; openssh-client: the agent, ssh-add and
+# ssh-keygen of the `--ssh` tests; git: the git daemon and repositories of the `ADD <git>` tests.
 need=()
-for p in busybox-static docker.io skopeo umoci passt slirp4netns gcc libc6-dev docker-registry; do
+for p in busybox-static docker.io skopeo umoci passt slirp4netns gcc libc6-dev docker-registry openssh-client git; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

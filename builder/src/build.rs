@@ -32,6 +32,8 @@ pub struct BuildRequest {
     pub allow_insecure: bool,
     /// `--pull`: when base images are fetched from their registry.
     pub pull: PullPolicy,
+    /// `--secret` and `--ssh`: what `RUN --mount=type=secret|ssh` steps get.
+    pub secrets: Arc<crate::secrets::Secrets>,
 }
 
 /// What a build made.
@@ -169,7 +171,8 @@ pub fn build(
     }
 
     let worker = KilnWorker::new(kiln.clone(), Some(Arc::new(context)), Runtime::new())
-        .with_pending(resolver.pending.clone());
+        .with_pending(resolver.pending.clone())
+        .with_secrets(req.secrets.clone());
     let jobs = if req.jobs == 0 {
         std::thread::available_parallelism()
             .map(|n| n.get())

@@ -19,6 +19,8 @@ pub mod resolver;
 pub mod root;
 pub mod run;
 pub mod save;
+pub mod secrets;
+pub mod source;
 pub mod store;
 pub mod tree_digest;
 pub mod unpack;

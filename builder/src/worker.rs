@@ -46,6 +46,10 @@ pub struct KilnWorker {
     hostname: String,
     /// Base images whose layers this build still has to fetch.
     pending: Arc<crate::resolver::Pending>,
+    /// `--secret` and `--ssh`.
+    secrets: Arc<crate::secrets::Secrets>,
+    /// `ADD <url>` and `ADD <git repository>` of this build.
+    remote: crate::source::Remote,
 }
 
 impl KilnWorker {
@@ -56,7 +60,17 @@ impl KilnWorker {
             runtime,
             hostname: "buildkitsandbox".into(),
             pending: Arc::default(),
+            secrets: Arc::default(),
+            remote: Default::default(),
         }
+    }
+
+    /// This worker, giving steps the build's secrets and ssh agents.
+    pub fn with_secrets(mut self, secrets: Arc<crate::secrets::Secrets>) -> Self {
+        // `ADD git@…` reaches private repositories through `--ssh default`.
+        let agent = secrets.agent("default").map(|a| a.socket().to_path_buf());
+        self.remote.git = crate::source::git::GitSource::default().with_ssh_agent(agent);
+        KilnWorker { secrets, ..self }
     }
 
     /// This worker, fetching the layers of the base images `pending` holds when a step needs
@@ -94,9 +108,19 @@ impl KilnWorker {
                 None => Ok(Ref::Scratch),
             };
         }
-        Err(WorkerError::new(format!(
-            "unsupported source {id:?} (only images, scratch and the build context for now)"
-        )))
+        match crate::source::kind(op) {
+            Some(crate::source::Kind::Http) => {
+                let s = self.remote.http.snapshot(&self.kiln, op).map_err(werr)?;
+                Ok(Ref::Snapshot(s))
+            }
+            Some(crate::source::Kind::Git) => {
+                let s = self.remote.git.snapshot(&self.kiln, op).map_err(werr)?;
+                Ok(Ref::Snapshot(s))
+            }
+            None => Err(WorkerError::new(format!(
+                "unsupported source {id:?} (only images, scratch, the build context, URLs and git repositories)"
+            ))),
+        }
     }
 
     /// Fetch what the store still lacks of the base image `manifest_digest`, with byte
@@ -156,19 +180,38 @@ impl KilnWorker {
             },
             Mode::Copy => Rootfs::Dir(active.upper.clone()),
         };
+        let mut env = op.meta.env.clone();
+        env.extend(op.meta.proxy_env.iter().cloned());
         let mut mounts = Vec::new();
         let mut keep = Vec::new();
+        // Secrets go to the spec alone (a file in memory, or `env`); ssh relays live as `keep`.
+        let mut relays = Vec::new();
         for m in op.mounts.iter().filter(|m| m.dest != "/") {
-            match self.mount_spec(m, inputs, &mut keep) {
-                Ok(spec) => mounts.push(spec),
+            let spec = match &m.kind {
+                MountKind::Secret { .. } => {
+                    crate::secrets::secret_mount(&self.secrets, m, &mut env).map_err(werr)
+                }
+                MountKind::Ssh { .. } => {
+                    crate::secrets::ssh_mount(&self.secrets, m, &std::env::temp_dir())
+                        .map(|o| {
+                            o.map(|(spec, relay)| {
+                                relays.push(relay);
+                                spec
+                            })
+                        })
+                        .map_err(werr)
+                }
+                _ => self.mount_spec(m, inputs, &mut keep).map(Some),
+            };
+            match spec {
+                Ok(Some(spec)) => mounts.push(spec),
+                Ok(None) => {}
                 Err(e) => {
                     let _ = self.kiln.snapshots.abort(active);
                     return Err(e);
                 }
             }
         }
-        let mut env = op.meta.env.clone();
-        env.extend(op.meta.proxy_env.iter().cloned());
         let spec = ContainerSpec {
             rootfs,
             args: op.meta.args.clone(),
@@ -210,6 +253,7 @@ impl KilnWorker {
         };
         let result = self.runtime.run(&spec, Output::Sink(&sink), &ctx.cancelled);
         drop(keep);
+        drop(relays);
         let shown = shown_command(&op.meta.args);
         match result {
             Ok(0) => {
@@ -307,15 +351,9 @@ impl KilnWorker {
                 });
             }
             MountKind::Tmpfs { size } => kiln_runtime::MountKind::Tmpfs { size: *size },
-            MountKind::Secret { id, .. } => {
-                return Err(WorkerError::new(format!(
-                    "secret {id:?}: secrets are not supported yet"
-                )))
-            }
-            MountKind::Ssh { id, .. } => {
-                return Err(WorkerError::new(format!(
-                    "ssh {id:?}: ssh forwarding is not supported yet"
-                )))
+            // `exec` asks `crate::secrets` for these.
+            MountKind::Secret { .. } | MountKind::Ssh { .. } => {
+                return Err(WorkerError::new("secret and ssh mounts are made by exec"))
             }
         };
         Ok(MountSpec {
@@ -579,7 +617,14 @@ impl Worker for KilnWorker {
         // Images carry their manifest digest in the identifier; the context is keyed per COPY by
         // content; scratch is constant.
         match &vertex.op {
-            Op::Source(s) => Ok(Digest::sha256(s.identifier.as_bytes())),
+            // A URL by its content's digest, a repository by the commit its ref resolves to.
+            Op::Source(s) => match crate::source::kind(s) {
+                Some(crate::source::Kind::Http) => {
+                    self.remote.http.key(&self.kiln, s).map_err(werr)
+                }
+                Some(crate::source::Kind::Git) => self.remote.git.key(&self.kiln, s).map_err(werr),
+                None => Ok(Digest::sha256(s.identifier.as_bytes())),
+            },
             _ => Err(WorkerError::new("source_key of a non-source vertex")),
         }
     }

@@ -71,3 +71,4 @@ pub use progress::{NoProgress, Progress};
 pub use retry::RetryPolicy;
 pub use sink::{BlobSink, MemorySink};
 pub use source::BlobSource;
+pub use transport::web_tls_config;

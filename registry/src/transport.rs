@@ -165,6 +165,14 @@ fn tls_config(name: &str, insecure: bool, m: Material) -> Result<rustls::ClientC
     Ok(tls)
 }
 
+/// The TLS configuration for plain web downloads (`ADD https://…`): the system's roots, the
+/// same crypto provider as registries, HTTP/1.1. For `reqwest`'s `tls_backend_preconfigured`.
+pub fn web_tls_config() -> Result<rustls::ClientConfig> {
+    let mut tls = tls_config("web", false, Material::default())?;
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
+}
+
 /// Build the client for registry `name` (whose API is at `api`).
 pub(crate) fn build(
     name: &str,

@@ -115,8 +115,18 @@ pub(crate) fn bind_readonly(target: BorrowedFd<'_>, name: &str) -> Result<()> {
     .map_err(|e| fail("mount", e.into()))
 }
 
+/// `MOUNT_ATTR_RDONLY`.
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+/// `MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC`.
+const MOUNT_ATTR_SEALED: u64 = 0x2 | 0x4 | 0x8;
+
 /// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, { attr_set: MOUNT_ATTR_RDONLY })`.
 fn set_readonly(tree: BorrowedFd<'_>) -> std::io::Result<()> {
+    set_attrs(tree, MOUNT_ATTR_RDONLY)
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, { attr_set })`.
+fn set_attrs(tree: BorrowedFd<'_>, attr_set: u64) -> std::io::Result<()> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -124,9 +134,8 @@ fn set_readonly(tree: BorrowedFd<'_>) -> std::io::Result<()> {
         propagation: u64,
         userns_fd: u64,
     }
-    const MOUNT_ATTR_RDONLY: u64 = 0x1;
     let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
+        attr_set,
         attr_clr: 0,
         propagation: 0,
         userns_fd: 0,
@@ -152,6 +161,15 @@ fn set_readonly(tree: BorrowedFd<'_>) -> std::io::Result<()> {
 /// (likewise), recursively, read-only if asked: a detached clone of the source is made
 /// read-only before it is attached, so the mount is never writable, even for a moment.
 pub(crate) fn bind(source: &Path, target: &Path, readonly: bool) -> Result<()> {
+    bind_with(source, target, if readonly { MOUNT_ATTR_RDONLY } else { 0 })
+}
+
+/// [`bind`], read-only, `nosuid`, `nodev` and `noexec` (how BuildKit mounts a secret).
+pub(crate) fn bind_sealed(source: &Path, target: &Path) -> Result<()> {
+    bind_with(source, target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_SEALED)
+}
+
+fn bind_with(source: &Path, target: &Path, attrs: u64) -> Result<()> {
     let fail = |what: &str, e: std::io::Error| {
         Error::io(
             format!(
@@ -170,8 +188,8 @@ pub(crate) fn bind(source: &Path, target: &Path, readonly: bool) -> Result<()> {
             | OpenTreeFlags::AT_RECURSIVE,
     )
     .map_err(|e| fail("clone for the", e.into()))?;
-    if readonly {
-        set_readonly(tree.as_fd()).map_err(|e| fail("read-only", e))?;
+    if attrs != 0 {
+        set_attrs(tree.as_fd(), attrs).map_err(|e| fail("read-only", e))?;
     }
     move_mount(
         tree.as_fd(),

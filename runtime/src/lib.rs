@@ -12,6 +12,7 @@ mod fdmount;
 mod helper;
 mod init;
 mod kernelfs;
+mod memfile;
 mod mounts;
 mod network;
 mod output;
@@ -30,7 +31,7 @@ pub use helper::{maybe_run_init, RUNTIME_INIT_ARG};
 pub use network::{nat_helper, NatHelper};
 pub use output::{Output, OutputSink, MAX_LINE};
 pub use spawn::{Runtime, SignalProxy};
-pub use spec::{ContainerSpec, MountKind, MountSpec, Network, Rootfs, Security, Stdio};
+pub use spec::{ContainerSpec, MemData, MountKind, MountSpec, Network, Rootfs, Security, Stdio};
 pub use user::{
     parse_group, parse_passwd, resolve_exec_user, resolve_user, ExecUser, GroupEntry, PasswdEntry,
 };

@@ -130,6 +130,12 @@ pub(crate) fn mount_extra(
         }
         MountKind::OverlayRo { lowers } => mount_layers(lowers, false, &target, scratch)?,
         MountKind::OverlayScratch { lowers } => mount_layers(lowers, true, &target, scratch)?,
+        MountKind::MemFile {
+            data,
+            mode,
+            uid,
+            gid,
+        } => crate::memfile::mount(&data.0, *mode, *uid, *gid, scratch, &target)?,
     }
     Ok(())
 }

@@ -206,8 +206,12 @@ fn make_stubs(spec: &ContainerSpec, prepared: &[Prepared], stubs: &Path) -> Resu
     Ok(())
 }
 
-/// True for a bind mount whose source is not a directory (the mount point must be a file).
+/// True for a file in memory, or a bind mount whose source is not a directory (the mount
+/// point must be a file).
 pub(crate) fn source_is_file(m: &MountSpec) -> bool {
+    if matches!(m.kind, MountKind::MemFile { .. }) {
+        return true;
+    }
     matches!(m.kind, MountKind::Bind { .. })
         && fs::metadata(&m.source)
             .map(|md| !md.is_dir())

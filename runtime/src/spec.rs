@@ -84,6 +84,39 @@ pub enum MountKind {
         /// Read-only layers, the topmost first.
         lowers: Vec<PathBuf>,
     },
+    /// A read-only file holding `data` (a build secret): written on the container's private
+    /// state tmpfs, never on disk, and bind-mounted `ro,nosuid,nodev,noexec`.
+    MemFile {
+        /// The file's content.
+        data: MemData,
+        /// Its permission bits.
+        mode: u32,
+        /// Its owner.
+        uid: u32,
+        /// Its group.
+        gid: u32,
+    },
+}
+
+/// Bytes that must not be shown or outlive their use: `Debug` prints only their length, and
+/// the memory is zeroed when dropped.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(transparent)]
+pub struct MemData(pub Vec<u8>);
+
+impl std::fmt::Debug for MemData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MemData({} bytes)", self.0.len())
+    }
+}
+
+impl Drop for MemData {
+    fn drop(&mut self) {
+        for b in self.0.iter_mut() {
+            // SAFETY: `b` is a valid, exclusive reference; a volatile write is not elided.
+            unsafe { std::ptr::write_volatile(b, 0) };
+        }
+    }
 }
 
 /// The container's network.

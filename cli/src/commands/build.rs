@@ -7,6 +7,7 @@ use kiln_builder::build::{build, forget_context, BuildRequest};
 use kiln_builder::context::stdin::read_stdin_context;
 use kiln_builder::frontend::image::Platform;
 use kiln_builder::frontend::lower::BuildOptions;
+use kiln_builder::secrets::Secrets;
 use kiln_builder::Kiln;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +70,13 @@ pub struct BuildArgs {
     /// Maximum number of steps run at once (default: number of cores)
     #[arg(long, default_value_t = 0)]
     jobs: usize,
+    /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")
+    #[arg(long = "secret")]
+    secrets: Vec<String>,
+    /// SSH agent socket or keys to expose to the build (format:
+    /// "default|<id>[=<socket>|<key>[,<key>]]")
+    #[arg(long = "ssh")]
+    ssh: Vec<String>,
     /// Build context directory, or `-`: a tar (plain, gzip, bzip2, xz) or a Dockerfile on stdin
     context: PathBuf,
 }
@@ -208,12 +216,22 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
         } else {
             kiln_builder::resolver::PullPolicy::Missing
         },
+        secrets: Default::default(),
     };
     let from_stdin = a.context.as_os_str() == "-";
     if a.check && !from_stdin {
         return super::check::run(root, &req);
     }
     let kiln = super::open(root)?;
+    if !a.check {
+        let env = |k: &str| std::env::var_os(k);
+        // Sockets live in the system's temporary directory: a path under a deep store root
+        // can pass the 108 bytes a unix socket's path may have.
+        let secrets = Secrets::load(&a.secrets, &a.ssh, &env, &std::env::temp_dir())
+            // The message names the spec and the cause, as docker's does.
+            .map_err(|e| anyhow!(e.to_string()))?;
+        req.secrets = std::sync::Arc::new(secrets);
+    }
     let stdin = if from_stdin {
         Some(stdin_context(&kiln, &mut req)?)
     } else {

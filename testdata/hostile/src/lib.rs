@@ -6,8 +6,10 @@
 //! tests of its crate: the case says whether the tar is refused or accepted on that path, and the
 //! test checks that the [`Sentinel`] is byte for byte what it was.
 
+mod names;
 mod tarw;
 
+pub use names::{url_names, UrlName};
 pub use tarw::{kind, Header, Tar};
 
 use std::fs;
