@@ -148,7 +148,8 @@ impl ContentStore {
         };
         let layer = layer.clone();
         let size = uncompressed_size.or((c == Compression::None).then_some(layer.size));
-        self.update_record(&layer.diff_id.to_string(), move |r| {
+        let diff_id = layer.diff_id.to_string();
+        self.update_record(&diff_id, move |r| {
             r.size = r.size.or(size);
             r.blobs.insert(key, layer);
         })
@@ -190,7 +191,7 @@ impl ContentStore {
         }
         for k in &keys {
             if let Some(l) = rec.blobs.get(k) {
-                if self.hold(&l.digest.to_string())? {
+                if self.hold(l.digest.as_ref())? {
                     return Ok(l.clone());
                 }
             }
