@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # bench/registry.sh [MB] [REPS] — pull and push of an image with one MB-sized layer of
-# incompressible files (default 400 MB, 3 reps), against local CNCF registries: kiln's
-# registry client alone (registry/examples/regbench.rs, until `kiln pull/push` exist) beside
-# skopeo and docker, in the same run.
+# incompressible files (default 400 MB, 3 reps), against local CNCF registries: `kiln pull`
+# and `kiln push` beside skopeo and docker, in the same run.
 #
-# pull: into an empty folder (skopeo: an OCI layout; docker: its store, the image removed
-#       first), then kiln again into the same folder (nothing to transfer);
+# pull: into an empty store (kiln: a fresh --root; skopeo: an OCI layout; docker: its store,
+#       the image removed first), then kiln again into the same store (nothing to transfer).
+#       docker also unpacks the layer; kiln and skopeo keep the blob (kiln unpacks a layer on
+#       its first use by run or build), so the docker figure includes work kiln defers;
 # push: to a registry with empty storage, a fresh one per push (so no one can mount from a
-#       repository it pulled), then kiln again to the same one (nothing to upload).
+#       repository it pulled), then kiln again to the same one (nothing to upload). Each pushes
+#       from its own store: kiln and skopeo send the pulled blob, docker recompresses.
 # Prints one row per run (tool, operation, seconds, peak RSS in MB — docker's is its CLI's,
 # the daemon does the work) and the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mb=${1:-400}
 reps=${2:-3}
-cargo build --release -q -p kiln-registry --example regbench
-bin=$PWD/target/release/examples/regbench
+cargo build --release -q -p kiln-cli
+kiln=$PWD/target/release/kiln
 work=$(mktemp -d /var/tmp/kiln-regbench.XXXXXX)
 pids=()
 cleanup() {
@@ -105,8 +107,8 @@ run() {
 
 for rep in $(seq "$reps"); do
   rm -rf "$work/pull-kiln" "$work/pull-skopeo"
-  run kiln pull "$bin" pull "$src" "$work/pull-kiln" linux/amd64
-  run kiln pull-again "$bin" pull "$src" "$work/pull-kiln" linux/amd64
+  run kiln pull "$kiln" --root "$work/pull-kiln" pull -q "$src"
+  run kiln pull-again "$kiln" --root "$work/pull-kiln" pull -q "$src"
   run skopeo pull skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$src" "oci:$work/pull-skopeo:v1"
   if [ "$have_docker" = 1 ]; then
     /usr/bin/docker rmi -f "$src" >/dev/null 2>&1 || true
@@ -114,8 +116,9 @@ for rep in $(seq "$reps"); do
   fi
 
   start_registry "push-kiln-$rep"
-  run kiln push "$bin" push "$work/layout" "127.0.0.1:$port/bench/img:v1"
-  run kiln push-again "$bin" push "$work/layout" "127.0.0.1:$port/bench/img:v1"
+  "$kiln" --root "$work/pull-kiln" tag "$src" "127.0.0.1:$port/bench/img:v1"
+  run kiln push "$kiln" --root "$work/pull-kiln" push -q "127.0.0.1:$port/bench/img:v1"
+  run kiln push-again "$kiln" --root "$work/pull-kiln" push -q "127.0.0.1:$port/bench/img:v1"
   start_registry "push-skopeo-$rep"
   run skopeo push skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$work/layout:v1" "docker://127.0.0.1:$port/bench/img:v1"
   if [ "$have_docker" = 1 ]; then

@@ -19,6 +19,7 @@ pub mod root;
 pub mod run;
 pub mod save;
 pub mod store;
+pub mod tree_digest;
 pub mod unpack;
 pub mod worker;
 

@@ -126,6 +126,7 @@ impl<'a> StoreResolver<'a> {
 impl ImageResolver for StoreResolver<'_> {
     fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedImage, String> {
         let parsed = Reference::parse(reference);
+        let mut wrong_platform = None;
         if self.policy != PullPolicy::Always {
             if let Some(found) = self.local(reference)? {
                 // The store holds one image per name: one for another platform is fetched
@@ -133,7 +134,7 @@ impl ImageResolver for StoreResolver<'_> {
                 match check_platform(reference, &found.config, platform) {
                     Ok(()) => return Ok(found),
                     Err(e) if self.policy == PullPolicy::Never || parsed.is_err() => return Err(e),
-                    Err(_) => {}
+                    Err(e) => wrong_platform = Some(e),
                 }
             }
         }
@@ -145,7 +146,13 @@ impl ImageResolver for StoreResolver<'_> {
             }
             (_, Ok(r)) => r,
         };
-        let found = self.remote(&parsed, platform)?;
+        let found = self
+            .remote(&parsed, platform)
+            .map_err(|e| match &wrong_platform {
+                // Say both: what the store has, and why the registry could not give the rest.
+                Some(local) => format!("{local}; and from the registry: {e}"),
+                None => e,
+            })?;
         check_platform(reference, &found.config, platform)?;
         Ok(found)
     }

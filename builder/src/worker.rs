@@ -602,6 +602,30 @@ impl Worker for KilnWorker {
         context_digest(ctx, selection).map(Some)
     }
 
+    fn result_content_digest(
+        &self,
+        input: &Ref,
+        selection: &ContentSelection,
+    ) -> std::result::Result<Option<Digest>, WorkerError> {
+        // A stage's result: what the selection reads of it (the context is keyed up front).
+        let Ref::Snapshot(s) = input else {
+            return Ok(None);
+        };
+        let digest = self
+            .kiln
+            .snapshots
+            .with_mounted(Some(s), |root| {
+                crate::tree_digest::selection_digest(root, selection)
+            })
+            .map_err(werr)?
+            .map_err(werr)?;
+        digest
+            .map(|d| {
+                Digest::parse(&d).map_err(|e| WorkerError::new(format!("bad tree digest: {e}")))
+            })
+            .transpose()
+    }
+
     fn execute(
         &self,
         ctx: &ExecContext<'_>,

@@ -102,3 +102,53 @@ fn mounting_the_context_leaves_its_files_untouched() {
     assert_eq!(k.sh("untouched:1", "cat /seen /copied"), "k\nk\n");
     assert_eq!(stat("keep.txt"), before, "the context file was modified");
 }
+
+/// Issue 9, item 8: a bind mount of a stage's subdirectory is keyed by what it exposes, so an
+/// edit the stage copies elsewhere reruns the stage but not the step (BuildKit keeps it cached).
+#[test]
+fn a_stage_subdirectory_mount_is_keyed_by_its_content() {
+    let k = Kiln::new();
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox AS stage\nCOPY . /ctx\n\
+             FROM busybox\n\
+             RUN --mount=type=bind,from=stage,source=/ctx/sub,target=/m cat /m/f > /out\n\
+             COPY --from=stage /ctx/sub/f /copied\n\
+             RUN cat /out /copied > /both\n",
+        ),
+        ("sub/f", "one\n"),
+        ("other.txt", "o\n"),
+    ]);
+    k.build_ok(ctx.path(), "stagesub:1", &[]);
+    assert_eq!(k.sh("stagesub:1", "cat /out"), "one\n");
+
+    std::fs::write(ctx.path().join("other.txt"), "o2\n").unwrap();
+    let unrelated = k.build_ok(ctx.path(), "stagesub:1", &[]);
+    assert!(
+        !cached(&unrelated, "[stage 2/2] COPY"),
+        "the stage's COPY must rerun:\n{unrelated}"
+    );
+    // The mount and the COPY read an unchanged part of the stage; what follows them is cached too.
+    for step in [
+        "[stage-1 2/4] RUN",
+        "[stage-1 3/4] COPY",
+        "[stage-1 4/4] RUN",
+    ] {
+        assert!(cached(&unrelated, step), "{step}:\n{unrelated}");
+    }
+    // And the next identical build finds the last step before running anything.
+    let again = k.build_ok(ctx.path(), "stagesub:1", &[]);
+    assert!(cached(&again, "[stage-1 4/4] RUN"), "{again}");
+
+    std::fs::write(ctx.path().join("sub/f"), "two\n").unwrap();
+    let edited = k.build_ok(ctx.path(), "stagesub:1", &[]);
+    for step in [
+        "[stage-1 2/4] RUN",
+        "[stage-1 3/4] COPY",
+        "[stage-1 4/4] RUN",
+    ] {
+        assert!(!cached(&edited, step), "{step}:\n{edited}");
+    }
+    assert_eq!(k.sh("stagesub:1", "cat /both"), "two\ntwo\n");
+}

@@ -345,12 +345,13 @@ fn a_platform_this_machine_cannot_run_is_refused() {
 
     // Docker did not use the local linux/{host} busybox for a linux/{other} build: it went to
     // the registry for a linux/{other} one (`failed to do request: Head
-    // "https://registry-1.docker.io/v2/library/…/manifests/latest"` here, offline).
+    // "https://registry-1.docker.io/v2/library/…/manifests/latest"` here, offline). kiln does
+    // the same and says both what the store has and why the registry gave nothing.
     let ctx = context(&[("Dockerfile", "FROM busybox\nRUN uname -m\n")]);
     let (ok, err) = k.build(ctx.path(), "plat:run", &["--platform", &plat]);
     assert!(!ok, "{err}");
     assert!(
-        err.contains(&format!("Dockerfile:1:1: failed to resolve source metadata for busybox: \"busybox\" in the local store is a linux/{host} image, not {plat}: multi-platform builds are not supported yet")),
+        err.contains(&format!("Dockerfile:1:1: failed to resolve source metadata for busybox: \"busybox\" is a linux/{host} image, not {plat}: multi-platform builds are not supported yet; and from the registry: ")),
         "{err}"
     );
     assert!(!k.run(&["inspect", "plat:run"]).status.success());

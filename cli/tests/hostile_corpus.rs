@@ -2,9 +2,11 @@
 //! extraction from the command line: `kiln import`, `kiln load` of a docker archive and of an
 //! OCI layout (their layers are unpacked when a build uses them: here `COPY --from`), and `ADD`
 //! of a local archive in a Dockerfile. A case the layer path refuses must fail the command that
-//! unpacks it, an accepted one must build, and the host sentinel must never change.
+//! unpacks it, an accepted one must build, and the host sentinel must never change. The same
+//! layers pushed to a real registry go through `kiln pull` and a build that uses them.
 
 mod common;
+mod registry_support;
 
 use common::{context, Kiln};
 use kiln_hostile::{corpus, Outcome, Sentinel};
@@ -166,6 +168,74 @@ fn every_hostile_archive_through_import_load_and_add() {
         write(ctx.path(), "case.tar", &layer);
         let (ok, err) = k.build(ctx.path(), &format!("out-add:{i}"), &[]);
         check("ADD", ok, case.add, &err);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(k.leftover_mounts().is_empty());
+}
+
+/// The image of a corpus case as a registry serves it: config, layer, manifest.
+fn registry_image(layer: &[u8]) -> registry_harness::image::TestImage {
+    use registry_harness::image::Blob;
+    let media = if layer.starts_with(&[0x1f, 0x8b]) {
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    } else {
+        "application/vnd.oci.image.layer.v1.tar"
+    };
+    let config = Blob::new("application/vnd.oci.image.config.v1+json", config(layer));
+    let layer = Blob::new(media, layer.to_vec());
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config.descriptor,
+        "layers": [layer.descriptor],
+    }))
+    .unwrap();
+    registry_harness::image::TestImage {
+        manifest: Blob::new("application/vnd.oci.image.manifest.v1+json", manifest),
+        config,
+        layers: vec![layer],
+        platform: oci::Platform::parse("linux/amd64").unwrap(),
+    }
+}
+
+#[test]
+fn every_hostile_layer_through_a_registry_pull() {
+    let Some(reg) = registry_support::registry(registry_harness::Registry::anonymous) else {
+        return;
+    };
+    let k = Kiln::new();
+    let env = registry_support::Env::new();
+    let c = registry_support::client(&reg);
+    let host = tempfile::tempdir().unwrap();
+    let sentinel = Sentinel::new(host.path());
+    let mut failures = Vec::new();
+    for (i, case) in corpus(&sentinel).into_iter().enumerate() {
+        let name = registry_support::at(&reg, &format!("hostile/case:{i}"));
+        let r = oci::Reference::parse(&name).unwrap();
+        registry_support::push_image(&c, &r, &registry_image(&case.tar));
+        // The pull verifies and stores the blob; the build unpacks it (COPY --from).
+        let pulled = env.run(&k, &["pull", "-q", &name]);
+        let (ok, err) = if pulled.status.success() {
+            let ctx = context(&[(
+                "Dockerfile",
+                &format!("FROM busybox\nCOPY --from={name} / /h/\n"),
+            )]);
+            env.build(&k, ctx.path(), &format!("out-pull:{i}"), &[])
+        } else {
+            (false, String::from_utf8_lossy(&pulled.stderr).into_owned())
+        };
+        if ok != (case.layer == Outcome::Accepted) {
+            failures.push(format!(
+                "{} via pull + COPY --from: {} (expected {:?})\n{}",
+                case.name,
+                if ok { "succeeded" } else { "failed" },
+                case.layer,
+                err.lines().rev().take(3).collect::<Vec<_>>().join(" | ")
+            ));
+        }
+        if let Err(e) = sentinel.check() {
+            failures.push(format!("{} via pull: {e}", case.name));
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(k.leftover_mounts().is_empty());

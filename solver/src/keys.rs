@@ -74,6 +74,22 @@ struct ContentQuery {
     selection: ContentSelection,
 }
 
+/// What the keys were made of besides the input keys, for the keys computed again during
+/// execution ([`dynamic_key`]).
+#[derive(Default)]
+pub(crate) struct KeyParts {
+    /// The worker's key part of each source vertex.
+    pub source_keys: HashMap<VertexId, Digest>,
+    /// The content digests of each (consumer, input position) read by parts from a source.
+    pub contents: HashMap<(VertexId, usize), Vec<Digest>>,
+}
+
+/// The keys of a solve: every vertex's key computed up front, and what they were made of.
+pub(crate) struct Keys {
+    pub keys: HashMap<VertexId, Digest>,
+    pub parts: KeyParts,
+}
+
 /// Compute the key of every vertex reachable from `target`. The worker calls (source keys,
 /// source resolution, content digests) run on up to `jobs` threads; the hashing is then done
 /// bottom-up. Returns `Ok(None)` when `cancel` is set meanwhile.
@@ -83,7 +99,7 @@ pub(crate) fn compute<W: Worker>(
     target: VertexId,
     jobs: usize,
     cancel: &AtomicBool,
-) -> Result<Option<HashMap<VertexId, Digest>>, KeyError> {
+) -> Result<Option<Keys>, KeyError> {
     let order = postorder(graph, target);
     let is_source = |v: VertexId| matches!(graph.vertex(v).op, Op::Source(_));
     let sources: Vec<VertexId> = order.iter().copied().filter(|v| is_source(*v)).collect();
@@ -150,7 +166,71 @@ pub(crate) fn compute<W: Worker>(
             .map_err(|error| KeyError { vertex: v, error })?;
         keys.insert(v, key);
     }
-    Ok(Some(keys))
+    Ok(Some(Keys {
+        keys,
+        parts: KeyParts {
+            source_keys,
+            contents,
+        },
+    }))
+}
+
+/// Does `v`'s key have to be computed again now that its inputs have results? Yes when an
+/// input's result was found or made under another key than its up-front one, or when `v`
+/// reads parts of an input that is not a source (a stage: its content is known only now).
+pub(crate) fn needs_dynamic(
+    graph: &Graph,
+    v: VertexId,
+    keys: &HashMap<VertexId, Digest>,
+    effective: &HashMap<VertexId, Digest>,
+) -> bool {
+    let inputs = graph.inputs(v);
+    let selections = graph.vertex(v).op.content_selections(inputs.len());
+    inputs.iter().zip(selections).any(|(i, sel)| {
+        effective.get(i) != keys.get(i)
+            || (sel.is_some() && !matches!(graph.vertex(*i).op, Op::Source(_)))
+    })
+}
+
+/// The key of `v` once its inputs have results (`inputs`, in order): as its up-front key, but
+/// each input stands for the key its result was found or made under (`effective`), and a read
+/// of parts of a stage is keyed by the content of those parts when the worker can digest them
+/// (BuildKit's content-based keys of selected inputs). Equal to the up-front key when neither
+/// applies.
+pub(crate) fn dynamic_key<W: Worker>(
+    worker: &W,
+    graph: &Graph,
+    v: VertexId,
+    inputs: &[W::Ref],
+    parts: &KeyParts,
+    effective: &HashMap<VertexId, Digest>,
+) -> Result<Digest, WorkerError> {
+    let input_ids = graph.inputs(v);
+    let selections = graph.vertex(v).op.content_selections(input_ids.len());
+    let mut contents: HashMap<(VertexId, usize), Vec<Digest>> = HashMap::new();
+    for (pos, (input, sel)) in input_ids.iter().zip(selections).enumerate() {
+        if let Some(c) = parts.contents.get(&(v, pos)) {
+            contents.insert((v, pos), c.clone());
+            continue;
+        }
+        let (Some(sel), Some(result)) = (sel, inputs.get(pos)) else {
+            continue;
+        };
+        if matches!(graph.vertex(*input).op, Op::Source(_)) {
+            continue;
+        }
+        let mut digests = Vec::with_capacity(sel.len());
+        for s in &sel {
+            match worker.result_content_digest(result, s)? {
+                Some(d) => digests.push(d),
+                None => break,
+            }
+        }
+        if digests.len() == sel.len() {
+            contents.insert((v, pos), digests);
+        }
+    }
+    key_of(graph, v, effective, &parts.source_keys, &contents)
 }
 
 /// The content digests of each (consumer, input position), parts in order (`queries` lists them

@@ -17,6 +17,8 @@ pub(crate) struct Run<'a, W: Worker> {
     pub cache: &'a Cache,
     pub graph: &'a Graph,
     pub keys: &'a HashMap<VertexId, Digest>,
+    /// What the keys were made of, for the keys computed again during execution.
+    pub key_parts: &'a crate::keys::KeyParts,
     pub progress: &'a dyn ProgressSink,
     pub numbering: &'a Numbering,
     pub cancel: &'a Arc<AtomicBool>,
@@ -70,7 +72,11 @@ impl<W: Worker> Run<'_, W> {
     /// Look `v` up in the cache and restore its result. A record whose data is gone
     /// (`Worker::load` → `None`) or that cannot be decoded is dropped: the vertex runs again.
     pub fn lookup(&self, v: VertexId) -> Result<Option<W::Ref>, SolveError> {
-        let key = self.key(v)?;
+        self.lookup_at(v, self.key(v)?)
+    }
+
+    /// [`Run::lookup`] under `key` (a key computed during execution).
+    pub fn lookup_at(&self, v: VertexId, key: &Digest) -> Result<Option<W::Ref>, SolveError> {
         let record = match self.cache.get(key) {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(None),

@@ -29,11 +29,15 @@ struct State<R> {
     error: Option<SolveError>,
     /// Vertices that must run without consulting the cache.
     forced: HashSet<VertexId>,
+    /// The key each available result was found or made under (a cache hit's up-front key, or
+    /// the key computed again when its vertex ran: see [`crate::keys::dynamic_key`]).
+    effective: HashMap<VertexId, crate::Digest>,
 }
 
 /// How running one vertex ended.
 enum Outcome<R> {
-    Done(R),
+    /// The result and the key it was found or made under.
+    Done(R, crate::Digest),
     Failed(SolveError),
     /// Stopped (or never started) because the build was cancelled.
     Cancelled,
@@ -72,10 +76,16 @@ pub(crate) fn execute<W: Worker>(
             waiting.insert(v, pending.len());
         }
     }
+    let effective = plan
+        .hits
+        .keys()
+        .filter_map(|v| run.keys.get(v).map(|k| (*v, k.clone())))
+        .collect();
     let state = Mutex::new(State {
         ready,
         waiting,
         dependents,
+        effective,
         results: plan.hits,
         remaining: plan.misses.len(),
         error: None,
@@ -119,9 +129,16 @@ fn pool_thread<W: Worker>(run: &Run<'_, W>, state: &Mutex<State<W::Ref>>, wake: 
             .map(|i| st.results.get(i).cloned())
             .collect();
         let forced = st.forced.contains(&v);
+        // Only what a dynamic key can need: the inputs' effective keys.
+        let effective: HashMap<VertexId, crate::Digest> = run
+            .graph
+            .inputs(v)
+            .iter()
+            .filter_map(|i| st.effective.get(i).map(|k| (*i, k.clone())))
+            .collect();
         drop(st);
         let outcome = match inputs {
-            Some(inputs) => run_one(run, v, &inputs, forced),
+            Some(inputs) => run_one(run, v, &inputs, forced, &effective),
             None => Outcome::Failed(run.failure(
                 v,
                 "internal error: an input has no result".into(),
@@ -130,8 +147,9 @@ fn pool_thread<W: Worker>(run: &Run<'_, W>, state: &Mutex<State<W::Ref>>, wake: 
         };
         st = lock(state);
         match outcome {
-            Outcome::Done(r) => {
+            Outcome::Done(r, key) => {
                 st.results.insert(v, r);
+                st.effective.insert(v, key);
                 st.remaining -= 1;
                 let consumers = st.dependents.remove(&v).unwrap_or_default();
                 for c in consumers {
@@ -158,29 +176,50 @@ fn pool_thread<W: Worker>(run: &Run<'_, W>, state: &Mutex<State<W::Ref>>, wake: 
     wake.notify_all();
 }
 
-/// Run one vertex whose inputs are ready: under its key lock, check the cache again (another
-/// build may just have produced it), else execute it and record the result. A `forced` vertex
-/// skips the lock and the cache check.
+/// Run one vertex whose inputs are ready: compute its key again if its inputs call for it
+/// ([`crate::keys::dynamic_key`]), then under the key's lock check the cache again (another
+/// build may just have produced it, or the new key may have a record), else execute it and
+/// record the result (under the up-front key too, so the next identical build finds it
+/// before running anything). A `forced` vertex skips the lock and the cache check.
 fn run_one<W: Worker>(
     run: &Run<'_, W>,
     v: VertexId,
     inputs: &[W::Ref],
     forced: bool,
+    effective: &HashMap<VertexId, crate::Digest>,
 ) -> Outcome<W::Ref> {
     let vertex = run.graph.vertex(v);
-    let key = match run.key(v) {
+    let upfront = match run.key(v) {
         Ok(k) => k.clone(),
         Err(e) => return Outcome::Failed(e),
+    };
+    let key = if crate::keys::needs_dynamic(run.graph, v, run.keys, effective) {
+        match crate::keys::dynamic_key(run.worker, run.graph, v, inputs, run.key_parts, effective) {
+            Ok(k) => k,
+            Err(e) => {
+                return Outcome::Failed(run.failure(
+                    v,
+                    format!("computing the cache key: {}", e.message),
+                    e.log_tail,
+                ))
+            }
+        }
+    } else {
+        upfront.clone()
     };
     let _lock = if forced {
         None
     } else {
         match run.cache.lock_key(&key, run.cancel) {
             Ok(Some(l)) => {
-                match run.lookup(v) {
+                match run.lookup_at(v, &key) {
                     Ok(Some(r)) => {
                         run.report_cached(v);
-                        return Outcome::Done(r);
+                        if key != upfront {
+                            // A failure to alias only costs a recomputation next time.
+                            let _ = record(run, &upfront, vertex, &r);
+                        }
+                        return Outcome::Done(r, key);
                     }
                     Ok(None) => {}
                     Err(e) => return Outcome::Failed(e),
@@ -235,7 +274,14 @@ fn run_one<W: Worker>(
             return Outcome::Failed(run.failure(v, e.message, e.log_tail));
         }
     };
-    if let Err(message) = record(run, &key, vertex, &r) {
+    let recorded = record(run, &key, vertex, &r).and_then(|()| {
+        if key != upfront {
+            record(run, &upfront, vertex, &r)
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(message) = recorded {
         run.event(Event::Error {
             vertex: index,
             message: message.clone(),
@@ -247,7 +293,7 @@ fn run_one<W: Worker>(
         vertex: index,
         elapsed: start.elapsed(),
     });
-    Outcome::Done(r)
+    Outcome::Done(r, key)
 }
 
 /// Save a fresh result in the cache (replacing any older record).

@@ -76,7 +76,7 @@ impl<W: Worker> Solver<W> {
         graph: &Graph,
         target: VertexId,
     ) -> Result<HashMap<VertexId, Digest>, SolveError> {
-        self.keys(graph, target, &AtomicBool::new(false))
+        Ok(self.keys(graph, target, &AtomicBool::new(false))?.keys)
     }
 
     fn keys(
@@ -84,7 +84,7 @@ impl<W: Worker> Solver<W> {
         graph: &Graph,
         target: VertexId,
         cancel: &AtomicBool,
-    ) -> Result<HashMap<VertexId, Digest>, SolveError> {
+    ) -> Result<keys::Keys, SolveError> {
         if target.index() >= graph.len() {
             return Err(SolveError::UnknownVertex(target.index()));
         }
@@ -137,7 +137,8 @@ impl<W: Worker> Solver<W> {
             worker: &*self.worker,
             cache: &self.cache,
             graph,
-            keys: &keys,
+            keys: &keys.keys,
+            key_parts: &keys.parts,
             progress,
             numbering: &self.numbering,
             cancel,

@@ -59,6 +59,19 @@ pub trait Worker: Send + Sync {
         selection: &ContentSelection,
     ) -> Result<Option<Digest>, WorkerError>;
 
+    /// Content digest of what `selection` reads of `input`, the result of a vertex that is
+    /// not a source (a stage), once it exists; `None` keys the read by the input's cache key.
+    /// The solver asks for it when a consumer's key missed, so a step reading an unchanged part
+    /// of a changed stage is still cached (BuildKit's content-based keys of selected inputs).
+    /// Same contract as [`Worker::content_digest`].
+    fn result_content_digest(
+        &self,
+        _input: &Self::Ref,
+        _selection: &ContentSelection,
+    ) -> Result<Option<Digest>, WorkerError> {
+        Ok(None)
+    }
+
     /// Run one vertex over its resolved inputs.
     fn execute(
         &self,

@@ -35,6 +35,9 @@ pub struct Fake {
     hooks: Mutex<HashMap<String, Hook>>,
     /// How many times `content_digest` was called.
     pub content_queries: AtomicUsize,
+    /// What every executed result holds at a path (for `result_content_digest`): path →
+    /// content; a path not listed is not content-addressable (keyed by the input's key).
+    pub result_files: Mutex<BTreeMap<String, String>>,
 }
 
 impl Fake {
@@ -130,6 +133,20 @@ impl Worker for Fake {
             text.push_str("<missing>");
         }
         Ok(Some(Digest::sha256(text.as_bytes())))
+    }
+
+    fn result_content_digest(
+        &self,
+        input: &FakeRef,
+        selection: &ContentSelection,
+    ) -> Result<Option<Digest>, WorkerError> {
+        if input.id == CONTEXT_ID || input.id == u64::MAX {
+            return Err(WorkerError::new("result_content_digest of a source"));
+        }
+        let files = self.result_files.lock().unwrap();
+        Ok(files
+            .get(&selection.path)
+            .map(|c| Digest::sha256(format!("{}={c}", selection.path).as_bytes())))
     }
 
     fn execute(
