@@ -2,7 +2,8 @@
 
 use crate::context::{Context, DockerIgnore};
 use crate::error::{Error, Result, ResultExt};
-use crate::export::{commit_image, ExportedImage};
+use crate::export::run::{export_build, ExportPlan};
+use crate::export::{exporters_for, ExportedImage, Metadata, OutputSpec, PushLines};
 use crate::resolver::{PullPolicy, StoreResolver};
 use crate::root::Kiln;
 use crate::store::Reference;
@@ -13,7 +14,6 @@ use kiln_solver::{Event, ProgressSink, SolveOptions, Solver};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -34,6 +34,22 @@ pub struct BuildRequest {
     pub pull: PullPolicy,
     /// `--secret` and `--ssh`: what `RUN --mount=type=secret|ssh` steps get.
     pub secrets: Arc<crate::secrets::Secrets>,
+    /// `--output`s: where the image goes besides the local store (which always gets it).
+    pub outputs: Vec<OutputSpec>,
+    /// `--push`: push every name after the build.
+    pub push: bool,
+    /// Where a push prints docker's lines (none: nothing is printed).
+    pub push_lines: Option<PushLinesHandle>,
+}
+
+/// A shared [`PushLines`] in a [`BuildRequest`].
+#[derive(Clone)]
+pub struct PushLinesHandle(pub Arc<dyn PushLines>);
+
+impl std::fmt::Debug for PushLinesHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PushLinesHandle")
+    }
 }
 
 /// What a build made.
@@ -42,6 +58,8 @@ pub struct BuildResult {
     pub image: ExportedImage,
     pub tags: Vec<Reference>,
     pub warnings: Vec<Warning>,
+    /// What the exporters said (buildx's `--metadata-file` keys).
+    pub metadata: Metadata,
 }
 
 /// Find the Dockerfile of a request, as docker does.
@@ -119,6 +137,11 @@ pub fn build(
         .iter()
         .map(|t| Reference::parse(t).map_err(|e| Error::new(format!("invalid tag {t:?}: {e}"))))
         .collect::<Result<Vec<_>>>()?;
+    // So is every destination: a build whose result cannot be written does not run.
+    let exporters = exporters_for(&req.outputs, req.push);
+    for e in &exporters {
+        e.check_destination()?;
+    }
     let df_path = dockerfile_path(req)?;
     let text = if df_path.as_os_str() == "-" {
         let mut s = String::new();
@@ -205,48 +228,21 @@ pub fn build(
     };
 
     let export_vertex = counting.max.load(Ordering::Relaxed) + 1;
-    let start = Instant::now();
-    progress.event(Event::Started {
-        vertex: export_vertex,
-        name: "exporting to image".into(),
-    });
     let top = snapshot_of(&result)?;
-    let image = match commit_image(kiln, &plan, top.as_ref(), options.source_date_epoch) {
-        Ok(i) => i,
-        Err(e) => {
-            progress.event(Event::Error {
-                vertex: export_vertex,
-                message: e.message.clone(),
-                elapsed: start.elapsed(),
-            });
-            return Err(e);
-        }
+    let no_lines = crate::export::registry::NoLines;
+    let plan_out = ExportPlan {
+        exporters: &exporters,
+        names: &tags,
+        epoch: options.source_date_epoch,
+        push_lines: req.push_lines.as_ref().map_or(&no_lines, |h| &*h.0),
     };
-    for t in &tags {
-        kiln.images.tag(t, &image.manifest_digest)?;
-    }
-    progress.event(Event::Log {
-        vertex: export_vertex,
-        stream: 1,
-        data: format!("writing image {} done\n", image.config_digest),
-        elapsed: start.elapsed(),
-    });
-    for t in &tags {
-        progress.event(Event::Log {
-            vertex: export_vertex,
-            stream: 1,
-            data: format!("naming to {t} done\n"),
-            elapsed: start.elapsed(),
-        });
-    }
-    progress.event(Event::Done {
-        vertex: export_vertex,
-        elapsed: start.elapsed(),
-    });
+    let (built, metadata) = export_build(kiln, &plan, top, &plan_out, progress, export_vertex)?;
+    let image = built.image;
     Ok(BuildResult {
         image,
         tags,
         warnings,
+        metadata,
     })
 }
 

@@ -12,7 +12,7 @@ use flate2::read::GzDecoder;
 use kiln_frontend::image::{History, ImageConfig, Platform, RootFs};
 
 use crate::store::digest::TeeReader;
-use crate::store::dirtar::write_dir_tar;
+use crate::store::dirtar::write_dir_tar_clamped;
 use crate::store::layer::LayerWriter;
 use crate::store::{ImageStore, LayerDesc, Reference, Result, StoreError};
 
@@ -23,8 +23,11 @@ pub struct ImportOptions {
     pub platform: Option<Platform>,
     /// Commit message, stored as the history comment (`docker import -m`).
     pub message: Option<String>,
-    /// Creation time (RFC 3339) for config and history (default: now).
+    /// Creation time (RFC 3339) for config and history (default: `epoch`, else now).
     pub created: Option<String>,
+    /// SOURCE_DATE_EPOCH: the image's time, and the latest modification time of the files of
+    /// an imported directory; the same directory then gives the same image anywhere.
+    pub epoch: Option<i64>,
 }
 
 /// Import `source` (a tar, plain or gzip, or a directory) as a one-layer image for the host
@@ -44,12 +47,12 @@ pub fn import_rootfs_with(
     reference: Option<&Reference>,
     opts: &ImportOptions,
 ) -> Result<String> {
-    let layer = write_layer(store, source)?;
+    let layer = write_layer(store, source, opts.epoch)?;
     let platform = opts.platform.clone().unwrap_or_else(Platform::host);
     let created = opts
         .created
         .clone()
-        .unwrap_or_else(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+        .unwrap_or_else(|| crate::export::timestamp(opts.epoch));
     let config = ImageConfig {
         created: Some(created.clone()),
         architecture: platform.architecture,
@@ -75,11 +78,11 @@ pub fn import_rootfs_with(
 }
 
 /// Compress the tar of `source` into the content store.
-fn write_layer(store: &ImageStore, source: &Path) -> Result<LayerDesc> {
+fn write_layer(store: &ImageStore, source: &Path, epoch: Option<i64>) -> Result<LayerDesc> {
     let md = std::fs::metadata(source).map_err(StoreError::io("stat", source))?;
     let w = LayerWriter::new(store)?;
     let w = if md.is_dir() {
-        write_dir_tar(source, w)?
+        write_dir_tar_clamped(source, w, epoch)?
     } else {
         copy_tar(source, w)?
     };

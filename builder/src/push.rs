@@ -4,9 +4,12 @@
 //! The blobs go first (the layers several at once, then the config), each only when the
 //! registry lacks it: a HEAD, else a cross-repository mount from a repository the image was
 //! pulled from or pushed to on the same registry, else an upload streamed from the content
-//! store. The manifest is sent last, byte for byte as stored, so the digest the registry
-//! serves is the image's; it is then recorded as one of the image's `RepoDigests`.
+//! store. Layers kept uncompressed in the store are compressed first (once per diff ID, see
+//! [`crate::export::convert`]) and the manifest rewritten over them; an image whose layers are
+//! all compressed (a pulled one) is sent with its stored manifest, byte for byte. The digest the
+//! registry serves is recorded as one of the image's `RepoDigests`.
 
+use crate::export::Distribution;
 use crate::root::Kiln;
 use crate::store::{ImageRecord, StoreError};
 use oci::{Descriptor, Digest, Reference};
@@ -49,6 +52,8 @@ pub struct Pushed {
     pub digest: Digest,
     /// The manifest's size.
     pub size: u64,
+    /// The manifest's media type.
+    pub media_type: String,
     /// The layers and the config, in manifest order (layers, then config).
     pub blobs: Vec<PushedBlob>,
 }
@@ -56,11 +61,13 @@ pub struct Pushed {
 /// Told how a blob's upload goes: `(digest, done, total)`.
 pub type BlobProgress = Arc<dyn Fn(&Digest, u64, u64) + Send + Sync>;
 
-/// Push the image `image` of the store to `target` (a tag; `latest` when it names none).
+/// Push the image `image` of the store, in its form `dist` (see
+/// [`crate::export::distribution`]), to `target` (a tag; `latest` when it names none).
 pub fn push(
     kiln: &Kiln,
     client: &registry::blocking::Client,
     image: &ImageRecord,
+    dist: &Distribution,
     target: &Reference,
     progress: BlobProgress,
 ) -> Result<Pushed, PushError> {
@@ -72,8 +79,8 @@ pub fn push(
         target.tag = Some("latest".into());
     }
     let content = kiln.images.content();
-    let mut descs: Vec<Descriptor> = image.manifest.layers.clone();
-    descs.push(image.manifest.config.clone());
+    let mut descs: Vec<Descriptor> = dist.manifest.layers.clone();
+    descs.push(dist.manifest.config.clone());
     let sources = blob_sources(kiln, &target.registry)?;
     let results: Vec<Mutex<Option<BlobPush>>> = descs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
@@ -111,10 +118,8 @@ pub fn push(
     if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
-    let bytes = kiln
-        .images
-        .read_small_blob(&image.manifest_digest, "manifest")?;
-    let digest = client.put_manifest(&target, image.manifest.media_type(), &bytes)?;
+    let bytes = &dist.bytes;
+    let digest = client.put_manifest(&target, dist.media_type(), bytes)?;
     let repo_digest = Reference {
         tag: None,
         digest: Some(digest.clone()),
@@ -138,6 +143,7 @@ pub fn push(
         reference: target,
         digest,
         size: bytes.len() as u64,
+        media_type: dist.media_type().to_string(),
         blobs,
     })
 }
@@ -159,11 +165,19 @@ fn blob_sources(kiln: &Kiln, registry: &str) -> Result<HashMap<String, Vec<Refer
         if repos.is_empty() {
             continue;
         }
-        let Ok(manifest) = kiln.images.manifest(manifest_digest) else {
+        let Ok((manifest, config)) = kiln.images.image(manifest_digest) else {
             continue;
         };
-        for blob in manifest.blobs() {
-            let list = out.entry(blob.digest.to_string()).or_default();
+        // The blobs it went out as: the stored ones and those compressed for the push.
+        let derived = config
+            .rootfs
+            .diff_ids
+            .iter()
+            .flat_map(|d| kiln.images.content().derived_blobs(d))
+            .map(|l| l.digest);
+        let stored = manifest.blobs().map(|d| d.digest.clone());
+        for blob in stored.chain(derived) {
+            let list = out.entry(blob.to_string()).or_default();
             for r in &repos {
                 if !list.iter().any(|l| l.repository == r.repository) {
                     list.push(r.clone());

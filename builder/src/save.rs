@@ -4,7 +4,9 @@
 //! `io.containerd.image.name` + `org.opencontainers.image.ref.name` annotations,
 //! `blobs/sha256/…`); the docker-archive adds docker's `manifest.json` (`Config`, `RepoTags`,
 //! `Layers` pointing into `blobs/sha256/`), as docker 25+ writes it. Layers are written as
-//! stored (gzip usually); `docker load` decompresses them. Tar headers are fixed (mtime 0,
+//! they leave the machine: a built layer, kept uncompressed in the store, is compressed (gzip by
+//! default, once per diff ID, see [`crate::export::convert`]) and the manifest rewritten over it;
+//! an image whose layers are compressed already is written with its stored manifest. Tar headers are fixed (mtime 0,
 //! uid/gid 0, mode 0644/0755) and entries sorted, so the same images give the same bytes.
 
 use std::collections::BTreeMap;
@@ -15,10 +17,12 @@ use std::path::Path;
 
 use tar::{EntryType, Header};
 
-use crate::store::digest::to_digest;
+use crate::export::{distribution, Distribution, ExportError, LayerOptions};
 use crate::store::docker_archive::DockerArchiveEntry;
-use crate::store::{ImageStore, Reference, Result, StoreError};
-use oci::{Descriptor, Index, Manifest, OciLayout};
+use crate::store::{ImageStore, Reference, StoreError};
+use oci::{Descriptor, Index, OciLayout};
+
+type Result<T> = std::result::Result<T, ExportError>;
 
 /// Which archive layout [`save`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +35,10 @@ pub enum SaveFormat {
 
 /// One image to save, and the tag it goes under.
 struct Item {
+    /// The image's manifest digest in the store (which identifies it in the archive).
     manifest_digest: String,
-    manifest: Manifest,
+    /// The image as it leaves.
+    dist: Distribution,
     tag: Option<Reference>,
 }
 
@@ -45,40 +51,73 @@ pub fn save<N: Display>(
     w: impl Write,
     format: SaveFormat,
 ) -> Result<()> {
-    let items = items_for_names(store, names)?;
+    save_with(store, names, w, format, &LayerOptions::default())
+}
+
+/// [`save`] with the layers compressed as `layers` says (`--output type=oci|docker`).
+pub fn save_with<N: Display>(
+    store: &ImageStore,
+    names: &[N],
+    w: impl Write,
+    format: SaveFormat,
+    layers: &LayerOptions,
+) -> Result<()> {
+    let items = items_for_names(store, names, layers)?;
     write_tar(store, &items, w, format)
 }
 
 /// Write (or add to) an OCI image layout directory `dir`: blobs are added, `index.json`
 /// entries with the same names are replaced.
 pub fn save_oci_dir<N: Display>(store: &ImageStore, names: &[N], dir: &Path) -> Result<()> {
-    let items = items_for_names(store, names)?;
+    save_oci_dir_with(store, names, dir, &LayerOptions::default())
+}
+
+/// [`save_oci_dir`] with the layers compressed as `layers` says.
+pub fn save_oci_dir_with<N: Display>(
+    store: &ImageStore,
+    names: &[N],
+    dir: &Path,
+    layers: &LayerOptions,
+) -> Result<()> {
+    let items = items_for_names(store, names, layers)?;
     let blob_dir = dir.join("blobs/sha256");
     fs::create_dir_all(&blob_dir).map_err(StoreError::io("creating", &blob_dir))?;
-    for d in blob_digests(&items) {
+    for (d, bytes) in blob_digests(&items) {
         let hex = d.trim_start_matches("sha256:");
         let dest = blob_dir.join(hex);
         if dest.is_file() {
             continue;
         }
         let tmp = blob_dir.join(format!(".{hex}.tmp-{}", std::process::id()));
-        let mut src = store
-            .content()
-            .open_blob(&d)
-            .map_err(StoreError::content(format!("opening {d}")))?;
-        let mut out = File::create(&tmp).map_err(StoreError::io("creating", &tmp))?;
-        io::copy(&mut src, &mut out).map_err(StoreError::io("writing", &tmp))?;
-        out.sync_all().map_err(StoreError::io("syncing", &tmp))?;
-        fs::rename(&tmp, &dest).map_err(StoreError::io("renaming", &dest))?;
+        let res = (|| -> Result<()> {
+            let mut out = File::create(&tmp).map_err(StoreError::io("creating", &tmp))?;
+            match bytes {
+                Some(b) => out.write_all(b).map_err(StoreError::io("writing", &tmp))?,
+                None => {
+                    let mut src = store
+                        .content()
+                        .open_blob(&d)
+                        .map_err(StoreError::content(format!("opening {d}")))?;
+                    io::copy(&mut src, &mut out).map_err(StoreError::io("writing", &tmp))?;
+                }
+            }
+            out.sync_all().map_err(StoreError::io("syncing", &tmp))?;
+            fs::rename(&tmp, &dest).map_err(StoreError::io("renaming", &dest))?;
+            Ok(())
+        })();
+        if res.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        res?;
     }
     let index_path = dir.join("index.json");
     let mut index = match fs::read(&index_path) {
         Ok(b) => serde_json::from_slice::<Index>(&b)
             .map_err(StoreError::json(index_path.display().to_string()))?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => empty_index(),
-        Err(e) => return Err(StoreError::io("reading", &index_path)(e)),
+        Err(e) => return Err(StoreError::io("reading", &index_path)(e).into()),
     };
-    for desc in index_entries(store, &items)? {
+    for desc in index_entries(&items)? {
         let name = desc.annotations.get(oci::ANNOTATION_REF_NAME).cloned();
         index.manifests.retain(|d| match &name {
             Some(n) => d.annotations.get(oci::ANNOTATION_REF_NAME) != Some(n),
@@ -93,11 +132,19 @@ pub fn save_oci_dir<N: Display>(store: &ImageStore, names: &[N], dir: &Path) -> 
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    fs::write(&tmp, bytes).map_err(StoreError::io("writing", &tmp))?;
-    fs::rename(&tmp, path).map_err(StoreError::io("renaming", path))
+    if let Err(e) = fs::write(&tmp, bytes) {
+        let _ = fs::remove_file(&tmp);
+        return Err(StoreError::io("writing", &tmp)(e).into());
+    }
+    Ok(fs::rename(&tmp, path).map_err(StoreError::io("renaming", path))?)
 }
 
-fn items_for_names<N: Display>(store: &ImageStore, names: &[N]) -> Result<Vec<Item>> {
+fn items_for_names<N: Display>(
+    store: &ImageStore,
+    names: &[N],
+    layers: &LayerOptions,
+) -> Result<Vec<Item>> {
+    let mut dists: std::collections::HashMap<String, Distribution> = Default::default();
     let mut items = Vec::new();
     for name in names {
         let name = name.to_string();
@@ -111,14 +158,22 @@ fn items_for_names<N: Display>(store: &ImageStore, names: &[N]) -> Result<Vec<It
             )
         })?;
         let tag = parsed.filter(|r| r.tag.is_some() && rec.tags.contains(r));
+        let dist = match dists.get(&rec.manifest_digest) {
+            Some(d) => d.clone(),
+            None => {
+                let d = distribution(store, &rec.manifest_digest, layers)?;
+                dists.insert(rec.manifest_digest.clone(), d.clone());
+                d
+            }
+        };
         items.push(Item {
             manifest_digest: rec.manifest_digest,
-            manifest: rec.manifest,
+            dist,
             tag,
         });
     }
     if items.is_empty() {
-        return Err(StoreError::NotFound("(no image given to save)".into()));
+        return Err(StoreError::NotFound("(no image given to save)".into()).into());
     }
     Ok(items)
 }
@@ -133,7 +188,7 @@ fn empty_index() -> Index {
 }
 
 fn to_json<T: serde::Serialize>(v: &T, what: &str) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(StoreError::json(what.to_string()))
+    Ok(serde_json::to_vec(v).map_err(StoreError::json(what.to_string()))?)
 }
 
 fn oci_layout_bytes() -> Result<Vec<u8>> {
@@ -145,35 +200,33 @@ fn oci_layout_bytes() -> Result<Vec<u8>> {
     )
 }
 
-/// Every blob of the items, sorted and without duplicates.
-fn blob_digests(items: &[Item]) -> Vec<String> {
-    let mut v: Vec<String> = items
+/// Every blob of the items, sorted and without duplicates: the manifests (with their bytes,
+/// which need not be in the store), then what they reference (in the store).
+fn blob_digests(items: &[Item]) -> Vec<(String, Option<&[u8]>)> {
+    let mut v: Vec<(String, Option<&[u8]>)> = items
         .iter()
         .flat_map(|i| {
-            std::iter::once(i.manifest_digest.clone())
-                .chain(i.manifest.blobs().map(|d| d.digest.to_string()))
+            std::iter::once((i.dist.digest.to_string(), Some(i.dist.bytes.as_slice()))).chain(
+                i.dist
+                    .manifest
+                    .blobs()
+                    .map(|d| (d.digest.to_string(), None)),
+            )
         })
         .collect();
-    v.sort();
-    v.dedup();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v.dedup_by(|a, b| a.0 == b.0);
     v
 }
 
 /// `index.json` entries: one per item, named when tagged.
-fn index_entries(store: &ImageStore, items: &[Item]) -> Result<Vec<Descriptor>> {
+fn index_entries(items: &[Item]) -> Result<Vec<Descriptor>> {
     let mut out: Vec<Descriptor> = Vec::new();
     for i in items {
-        let size = store
-            .content()
-            .size(&i.manifest_digest)
-            .map_err(StoreError::content(format!(
-                "size of {}",
-                i.manifest_digest
-            )))?;
         let mut d = Descriptor::new(
-            i.manifest.media_type(),
-            to_digest(&i.manifest_digest)?,
-            size,
+            i.dist.media_type(),
+            i.dist.digest.clone(),
+            i.dist.bytes.len() as u64,
         );
         if let Some(t) = &i.tag {
             d.annotations
@@ -207,9 +260,10 @@ fn docker_manifest(items: &[Item]) -> Vec<DockerArchiveEntry> {
         out.push((
             i.manifest_digest.clone(),
             DockerArchiveEntry {
-                config: blob_path(&i.manifest.config.digest),
+                config: blob_path(&i.dist.manifest.config.digest),
                 repo_tags: tag.map(|t| vec![t]),
                 layers: i
+                    .dist
                     .manifest
                     .layers
                     .iter()
@@ -247,7 +301,17 @@ fn write_tar(store: &ImageStore, items: &[Item], w: impl Write, format: SaveForm
         b.append_data(&mut header(EntryType::Directory, 0), dir, io::empty())
             .map_err(err(dir))?;
     }
-    for d in blob_digests(items) {
+    for (d, bytes) in blob_digests(items) {
+        let path = blob_path(&d);
+        if let Some(bytes) = bytes {
+            b.append_data(
+                &mut header(EntryType::Regular, bytes.len() as u64),
+                &path,
+                bytes,
+            )
+            .map_err(err(&path))?;
+            continue;
+        }
         let f = store
             .content()
             .open_blob(&d)
@@ -256,7 +320,6 @@ fn write_tar(store: &ImageStore, items: &[Item], w: impl Write, format: SaveForm
             .metadata()
             .map_err(StoreError::stream(format!("stat of blob {d}")))?
             .len();
-        let path = blob_path(&d);
         b.append_data(&mut header(EntryType::Regular, size), &path, f.take(size))
             .map_err(err(&path))?;
     }
@@ -268,7 +331,7 @@ fn write_tar(store: &ImageStore, items: &[Item], w: impl Write, format: SaveForm
         ));
     }
     let mut index = empty_index();
-    index.manifests = index_entries(store, items)?;
+    index.manifests = index_entries(items)?;
     files.push(("index.json", to_json(&index, "index.json")?));
     files.push(("oci-layout", oci_layout_bytes()?));
     for (name, bytes) in files {
@@ -280,5 +343,5 @@ fn write_tar(store: &ImageStore, items: &[Item], w: impl Write, format: SaveForm
         .map_err(err(name))?;
     }
     let mut w = b.into_inner().map_err(err("the end of the archive"))?;
-    w.flush().map_err(err("the archive"))
+    Ok(w.flush().map_err(err("the archive"))?)
 }

@@ -72,9 +72,9 @@ pub fn image_snapshot(kiln: &Kiln, manifest_digest: &str) -> Result<Option<Snaps
                 "layer {} of image {manifest_digest} is missing from the store",
                 layer.digest
             ))?;
-        let (id, diff_id) = kiln
+        let (id, diff_id, size) = kiln
             .snapshots
-            .apply_layer(parent.as_ref(), &mut blob)
+            .apply_layer_sized(parent.as_ref(), &mut blob)
             .ctx(format_args!("cannot unpack layer {}", layer.digest))?;
         if diff_id != diff_ids[i] {
             let _ = kiln.snapshots.remove(&id);
@@ -90,6 +90,9 @@ pub fn image_snapshot(kiln: &Kiln, manifest_digest: &str) -> Result<Option<Snaps
             media_type: layer.media_type.clone(),
         };
         kiln.snapshots.set_layer_info(&id, &info)?;
+        // The original blob answers a push or export in its compression; its size is the
+        // image's uncompressed size in `images`.
+        kiln.images.content().remember_layer(&info, Some(size))?;
         // Another process may have unpacked the same chain meanwhile: either result is fine.
         record(kiln, &chains[i], &id)?;
         parent = Some(id);

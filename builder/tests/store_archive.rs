@@ -399,6 +399,7 @@ fn multi_platform_layout(ref_name: &str) -> (Vec<u8>, String, String) {
             created: Some(CREATED.into()),
             platform: Some(platform.clone()),
             message: None,
+            epoch: None,
         };
         let m = import_rootfs_with(&src, rootfs.path(), None, &opts).unwrap();
         let (manifest, _) = src.image(&m).unwrap();

@@ -211,13 +211,20 @@ fn output_image_names_it_and_refuses_what_kiln_cannot_do_by_name() {
         ),
         (
             "type=bogus",
-            &["\"bogus\"", "valid types: image, registry, oci, docker"][..],
+            &[
+                "\"bogus\"",
+                "valid types: image, registry, oci, docker, local, tar",
+            ][..],
         ),
         (
             "type=docker,dest=x.tar,tar=false",
             &["\"tar\"", "valid keys"][..],
         ),
-        ("type=image,compression=zstd", &["compression=zstd"][..]),
+        (
+            "type=image,compression=lz4",
+            &["compression=\"lz4\"", "gzip, zstd, uncompressed"][..],
+        ),
+        ("type=local", &["dest=PATH is required"][..]),
     ] {
         let out = k.run(&["build", "-q", "-t", "never", "-o", spec, d]);
         let err = String::from_utf8_lossy(&out.stderr);

@@ -34,8 +34,18 @@ impl Snapshotter {
         parent: Option<&SnapshotId>,
         r: &mut dyn Read,
     ) -> Result<(SnapshotId, oci::Digest)> {
+        self.apply_layer_sized(parent, r)
+            .map(|(id, diff_id, _)| (id, diff_id))
+    }
+
+    /// [`Self::apply_layer`], also returning the size of the uncompressed tar.
+    pub fn apply_layer_sized(
+        &self,
+        parent: Option<&SnapshotId>,
+        r: &mut dyn Read,
+    ) -> Result<(SnapshotId, oci::Digest, u64)> {
         let active = self.prepare(parent)?;
-        let res = (|| -> Result<oci::Digest> {
+        let res = (|| -> Result<(oci::Digest, u64)> {
             let plain = crate::compress::decompressed(r)?;
             let mut hashing = HashingReader::new(plain);
             let root = Root::open_no_symlinks(&active.upper)?;
@@ -52,13 +62,12 @@ impl Snapshotter {
                 written: HashSet::new(),
             };
             lx.extract(&mut hashing)?;
-            let (diff_id, _) = hashing
+            hashing
                 .drain_and_finish()
-                .map_err(stream_err("reading the end of the layer"))?;
-            Ok(diff_id)
+                .map_err(stream_err("reading the end of the layer"))
         })();
         match res {
-            Ok(diff_id) => Ok((self.commit(active)?, diff_id)),
+            Ok((diff_id, size)) => Ok((self.commit(active)?, diff_id, size)),
             Err(e) => {
                 let _ = self.abort(active);
                 Err(e)

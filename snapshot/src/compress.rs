@@ -75,6 +75,16 @@ impl Compression {
         }
     }
 
+    /// The compression named `gzip`, `zstd` or `uncompressed` (buildx's `compression=`).
+    pub fn parse(name: &str) -> Option<Compression> {
+        match name {
+            "gzip" => Some(Compression::Gzip),
+            "zstd" => Some(Compression::Zstd),
+            "uncompressed" => Some(Compression::None),
+            _ => None,
+        }
+    }
+
     /// Short stable name (used as a memo key).
     pub fn name(self) -> &'static str {
         match self {
@@ -94,18 +104,28 @@ pub(crate) enum Encoder<W: Write> {
 }
 
 impl<W: Write> Encoder<W> {
-    /// Wrap `w`; zstd is not available in this build.
+    /// Wrap `w` at the default level of `c`; zstd is not available in this build.
     pub(crate) fn new(c: Compression, w: W) -> Result<Self> {
+        let level = match c {
+            Compression::Gzip => GZIP_LEVEL as i32,
+            Compression::Zstd => ZSTD_LEVEL,
+            Compression::None => 0,
+        };
+        Self::with_level(c, level, w)
+    }
+
+    /// Wrap `w`, compressing at `level` (gzip 0–9, zstd 1–22; ignored for plain tars).
+    pub(crate) fn with_level(c: Compression, level: i32, w: W) -> Result<Self> {
         match c {
             Compression::Gzip => Ok(Encoder::Gzip(Box::new(crate::pgzip::ParGzEncoder::new(
                 w,
-                GZIP_LEVEL,
+                level.clamp(0, 9) as u32,
                 compression_threads(),
             )))),
             Compression::None => Ok(Encoder::Plain(w)),
             #[cfg(feature = "zstd")]
             Compression::Zstd => {
-                let mut e = zstd::stream::write::Encoder::new(w, ZSTD_LEVEL)
+                let mut e = zstd::stream::write::Encoder::new(w, level)
                     .map_err(stream_err("starting zstd stream"))?;
                 e.multithread(ZSTD_WORKERS)
                     .map_err(stream_err("enabling zstd workers"))?;

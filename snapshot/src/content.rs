@@ -70,6 +70,11 @@ impl ContentStore {
         Ok(self.has(digest))
     }
 
+    /// The store's root directory.
+    pub(crate) fn root_dir(&self) -> &Path {
+        &self.root
+    }
+
     fn blobs_dir(&self) -> PathBuf {
         self.root.join("blobs/sha256")
     }

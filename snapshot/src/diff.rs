@@ -64,11 +64,11 @@ fn join_name(parent: &Path, name: &[u8]) -> Vec<u8> {
     out
 }
 
-struct TarWriter<'w> {
-    builder: tar::Builder<&'w mut dyn Write>,
+pub(crate) struct TarWriter<'w> {
+    pub(crate) builder: tar::Builder<&'w mut dyn Write>,
     /// First name written for each multiply-linked inode.
-    links: HashMap<(u64, u64), Vec<u8>>,
-    clamp: Option<i64>,
+    pub(crate) links: HashMap<(u64, u64), Vec<u8>>,
+    pub(crate) clamp: Option<i64>,
 }
 
 /// Put `name` in the ustar name/prefix fields if it fits; otherwise return false.
@@ -156,7 +156,7 @@ impl TarWriter<'_> {
         self.append(h, name, None, &[], &mut std::io::empty())
     }
 
-    fn entry(&mut self, root: &Path, rel: &Path) -> Result<()> {
+    pub(crate) fn entry(&mut self, root: &Path, rel: &Path) -> Result<()> {
         let abs = root.join(rel);
         let md = fs::symlink_metadata(&abs).ctx("stat", &abs)?;
         let ft = md.file_type();

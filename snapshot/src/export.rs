@@ -58,13 +58,23 @@ impl Snapshotter {
                 return Ok(info.clone());
             }
         }
-        let blob = store.begin_write()?;
-        let mut tee = HashingWriter::new(Encoder::new(c, blob)?);
-        self.write_diff(id, &mut tee, mtime_clamp)?;
-        tee.flush().map_err(stream_err("flushing layer"))?;
-        let (enc, diff_id, _) = tee.finish();
-        let blob = enc.finish()?;
-        let (digest, size) = blob.commit(None)?;
+        let (digest, size, diff_id) = if c == Compression::None {
+            // The blob is the tar: its digest is the diff ID (hashed once, by the writer).
+            let mut blob = store.begin_write()?;
+            self.write_diff(id, &mut blob, mtime_clamp)?;
+            blob.flush().map_err(stream_err("flushing layer"))?;
+            let (digest, size) = blob.commit(None)?;
+            (digest.clone(), size, digest)
+        } else {
+            let blob = store.begin_write()?;
+            let mut tee = HashingWriter::new(Encoder::new(c, blob)?);
+            self.write_diff(id, &mut tee, mtime_clamp)?;
+            tee.flush().map_err(stream_err("flushing layer"))?;
+            let (enc, diff_id, _) = tee.finish();
+            let blob = enc.finish()?;
+            let (digest, size) = blob.commit(None)?;
+            (digest, size, diff_id)
+        };
         let info = LayerInfo {
             digest,
             size,
@@ -75,6 +85,27 @@ impl Snapshotter {
         self.update_meta(id, move |m| {
             m.layers.insert(key, stored);
         })?;
+        Ok(info)
+    }
+
+    /// The blob an image in the local store references for the diff of `id`, made lazily:
+    /// the original blob a base layer was unpacked from, as it came; else the uncompressed tar
+    /// (memoised like [`Self::export_layer`]). Compression waits until the layer leaves the
+    /// machine ([`ContentStore::derive_layer`]); the tar is remembered for its diff ID there.
+    pub fn local_layer(
+        &self,
+        id: &SnapshotId,
+        store: &ContentStore,
+        mtime_clamp: Option<i64>,
+    ) -> Result<LayerInfo> {
+        let meta = self.committed_meta(id)?;
+        if let Some(orig) = &meta.original {
+            if store.hold(&orig.digest)? {
+                return Ok(orig.clone());
+            }
+        }
+        let info = self.export_layer(id, store, Compression::None, mtime_clamp)?;
+        store.remember_layer(&info, Some(info.size))?;
         Ok(info)
     }
 

@@ -24,6 +24,7 @@ mod changes;
 mod compress;
 mod content;
 mod copytree;
+mod derive;
 mod diff;
 mod digest;
 mod error;
@@ -41,6 +42,7 @@ mod resumable;
 mod snapshotter;
 mod tarentry;
 mod trash;
+mod tree;
 mod whiteout;
 
 pub use compress::{
@@ -48,6 +50,7 @@ pub use compress::{
     MEDIA_TYPE_TAR_ZSTD, ZSTD_LEVEL,
 };
 pub use content::{BlobWriter, ContentStore};
+pub use derive::{derive_layers, Target};
 pub use digest::{parse_digest, sha256_digest, HashingReader, HashingWriter};
 pub use error::{Error, Result};
 pub use export::LayerInfo;

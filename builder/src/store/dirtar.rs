@@ -14,6 +14,11 @@ use super::error::{Result, StoreError};
 
 /// Write `dir`'s contents (not `dir` itself) as a tar stream into `w`.
 pub fn write_dir_tar<W: Write>(dir: &Path, w: W) -> Result<W> {
+    write_dir_tar_clamped(dir, w, None)
+}
+
+/// [`write_dir_tar`] with every modification time clamped to `clamp` (SOURCE_DATE_EPOCH).
+pub fn write_dir_tar_clamped<W: Write>(dir: &Path, w: W, clamp: Option<i64>) -> Result<W> {
     let mut builder = tar::Builder::new(w);
     builder.follow_symlinks(false);
     let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
@@ -37,7 +42,8 @@ pub fn write_dir_tar<W: Write>(dir: &Path, w: W) -> Result<W> {
         h.set_mode(md.mode() & 0o7777);
         h.set_uid(u64::from(md.uid()));
         h.set_gid(u64::from(md.gid()));
-        h.set_mtime(u64::try_from(md.mtime()).unwrap_or(0));
+        let mtime = clamp.map_or(md.mtime(), |c| md.mtime().min(c));
+        h.set_mtime(u64::try_from(mtime).unwrap_or(0));
         h.set_size(0);
         let add_err = StoreError::stream(format!("adding {} to the tar", path.display()));
         if ft.is_dir() {

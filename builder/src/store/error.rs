@@ -35,6 +35,9 @@ pub enum StoreError {
     /// No image matches the reference or ID.
     #[error("No such image: {0}")]
     NotFound(String),
+    /// `push` of a reference that tags nothing here (docker's words).
+    #[error("An image does not exist locally with the tag: {0}")]
+    NoSuchImageToPush(String),
     /// A short ID matches several images.
     #[error("short image ID {prefix:?} is ambiguous: matches {matches:?}")]
     Ambiguous {

@@ -33,7 +33,7 @@ impl LayerWriter {
     /// Compress the rest, store the blob; returns the layer and whether the blob is new to
     /// the store (false when an identical blob was already there).
     pub fn finish(self) -> Result<(LayerDesc, bool)> {
-        let (gz, diff_id, _) = self.inner.finish();
+        let (gz, diff_id, diff_size) = self.inner.finish();
         let hashing = gz
             .finish()
             .map_err(StoreError::stream("compressing a layer"))?;
@@ -42,15 +42,18 @@ impl LayerWriter {
         let (digest, size) = blob
             .commit(Some(&digest))
             .map_err(StoreError::content(format!("storing layer {digest}")))?;
-        Ok((
-            LayerDesc {
-                media_type: oci::media::OCI_LAYER_GZIP.into(),
-                digest: digest.to_string(),
-                size,
-                diff_id: diff_id.to_string(),
-            },
-            !existed,
-        ))
+        let info = kiln_snapshot::LayerInfo {
+            digest: digest.clone(),
+            size,
+            diff_id: diff_id.clone(),
+            media_type: oci::media::OCI_LAYER_GZIP.into(),
+        };
+        // Its uncompressed size (for `images`), and that it is this diff's gzip blob.
+        self.store
+            .content()
+            .remember_layer(&info, Some(diff_size))
+            .map_err(StoreError::content(format!("remembering layer {digest}")))?;
+        Ok((LayerDesc::from(info), !existed))
     }
 }
 

@@ -73,6 +73,8 @@ pub struct ImageRecord {
     /// `repository@digest` of the registries it came from or went to (docker's
     /// `RepoDigests`), sorted.
     pub repo_digests: Vec<Reference>,
+    /// Uncompressed size of each layer (see [`ImageStore::layer_sizes`]).
+    pub layer_sizes: Vec<u64>,
 }
 
 /// One line of `kiln images`.
@@ -86,7 +88,8 @@ pub struct ImageSummary {
     pub manifest_digest: String,
     /// The config's `created` timestamp.
     pub created: Option<String>,
-    /// Bytes of config plus layer blobs as stored (compressed).
+    /// Uncompressed bytes of its layers, as docker counts an image's size (see
+    /// [`ImageStore::layer_sizes`]).
     pub size: u64,
     /// Why the image cannot be used (a blob it needs is missing or unreadable), if so.
     pub broken: Option<String>,
@@ -269,7 +272,7 @@ impl ImageStore {
                     tags,
                     manifest_digest: m.clone(),
                     created: config.created.clone(),
-                    size: manifest.blobs().map(|d| d.size).sum(),
+                    size: self.layer_sizes(&manifest, &config).iter().sum(),
                     broken: None,
                 },
                 Err(e) => {
@@ -297,6 +300,30 @@ impl ImageStore {
         Ok(out)
     }
 
+    /// The uncompressed size of each layer of an image, as docker shows sizes: the tar's size
+    /// for a layer kept uncompressed, the size remembered when a compressed layer was made,
+    /// unpacked or compressed here; the blob's size for a layer never unpacked.
+    pub fn layer_sizes(&self, manifest: &Manifest, config: &ImageConfig) -> Vec<u64> {
+        manifest
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let plain = kiln_snapshot::Compression::from_media_type(&l.media_type)
+                    == Some(kiln_snapshot::Compression::None);
+                if plain {
+                    return l.size;
+                }
+                config
+                    .rootfs
+                    .diff_ids
+                    .get(i)
+                    .and_then(|d| self.content.diff_size(d))
+                    .unwrap_or(l.size)
+            })
+            .collect()
+    }
+
     /// The manifest of the image `manifest_digest`, without its config.
     pub fn manifest(&self, manifest_digest: &str) -> Result<Manifest> {
         self.read_json_blob(manifest_digest, "manifest")
@@ -309,6 +336,18 @@ impl ImageStore {
         let mut out = vec![manifest_digest.to_string()];
         if let Ok(m) = self.manifest(manifest_digest) {
             out.extend(m.blobs().map(|d| d.digest.to_string()));
+            // The blobs its layers were compressed into when they left (kept for the next
+            // push or export).
+            if let Ok(config) = self.read_json_blob::<ImageConfig>(&m.config.digest, "config") {
+                for d in &config.rootfs.diff_ids {
+                    out.extend(
+                        self.content
+                            .derived_blobs(d)
+                            .into_iter()
+                            .map(|l| l.digest.to_string()),
+                    );
+                }
+            }
         }
         out
     }

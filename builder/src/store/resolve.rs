@@ -32,7 +32,9 @@ impl ImageStore {
 
     fn record(&self, idx: &TagIndex, manifest_digest: &str) -> Result<ImageRecord> {
         let (manifest, config) = self.image(manifest_digest)?;
+        let layer_sizes = self.layer_sizes(&manifest, &config);
         Ok(ImageRecord {
+            layer_sizes,
             manifest_digest: manifest_digest.to_string(),
             id: manifest.config.digest.to_string(),
             manifest,

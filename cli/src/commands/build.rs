@@ -3,7 +3,7 @@
 use crate::cancel;
 use crate::progress::{renderer, ProgressMode};
 use anyhow::{anyhow, bail, Context as _};
-use kiln_builder::build::{build, forget_context, BuildRequest};
+use kiln_builder::build::{build, forget_context, BuildRequest, PushLinesHandle};
 use kiln_builder::context::stdin::read_stdin_context;
 use kiln_builder::frontend::image::Platform;
 use kiln_builder::frontend::lower::BuildOptions;
@@ -12,6 +12,7 @@ use kiln_builder::Kiln;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct BuildArgs {
@@ -54,10 +55,17 @@ pub struct BuildArgs {
     /// Set the networking mode for the RUN instructions during build
     #[arg(long, default_value = "default")]
     network: String,
-    /// Output destination (format: "type=oci|docker,dest=PATH"); the image always goes to the
+    /// Output destination (format: "type=local,dest=path"; types: image, registry, oci,
+    /// docker, local, tar; "-o DIR" and "-o -" are local and tar); the image always goes to the
     /// local store too
     #[arg(short = 'o', long)]
     output: Option<String>,
+    /// Write the image ID to the file
+    #[arg(long)]
+    iidfile: Option<PathBuf>,
+    /// Write build result metadata to the file
+    #[arg(long = "metadata-file")]
+    metadata_file: Option<PathBuf>,
     /// Check the Dockerfile against docker's build checks and build nothing
     #[arg(long)]
     check: bool,
@@ -200,6 +208,14 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
     let mut tags = a.tags.clone();
     tags.extend(output.iter().flat_map(|o| o.names.iter().cloned()));
     let push = a.push || output.as_ref().is_some_and(|o| o.push);
+    for (f, flag) in [
+        (&a.iidfile, "--iidfile"),
+        (&a.metadata_file, "--metadata-file"),
+    ] {
+        if let Some(f) = f {
+            super::output::check_file(f, flag)?;
+        }
+    }
     if push && tags.is_empty() {
         // BuildKit's words.
         bail!("tag is needed when pushing to registry (give -t NAME or --output name=NAME)");
@@ -217,6 +233,9 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
             kiln_builder::resolver::PullPolicy::Missing
         },
         secrets: Default::default(),
+        outputs: output.into_iter().collect(),
+        push,
+        push_lines: None,
     };
     let from_stdin = a.context.as_os_str() == "-";
     if a.check && !from_stdin {
@@ -240,7 +259,7 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
     let result = if a.check {
         super::check::run(root, &req)
     } else {
-        run_build(&kiln, &req, &a, output.as_ref(), push)
+        run_build(&kiln, &mut req, &a)
     };
     if let Some(s) = stdin {
         forget_context(&kiln, &s.dir);
@@ -248,44 +267,22 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
-/// Push each tag the build gave, as `docker build --push` does, with `kiln push`'s lines.
-fn push_tags(kiln: &Kiln, tags: &[String], quiet: bool) -> anyhow::Result<()> {
-    let client = kiln_builder::registry::client()?;
-    // A quiet build prints only the image ID; the push then says nothing on stdout.
-    let lines = crate::progress::layers::LayerLines::on_stderr(quiet);
-    for tag in tags {
-        let r = super::registry::parse_ref(tag)?;
-        lines.line(&format!("The push refers to repository [{}]", r.name()));
-        let pushed = super::registry::push_one(kiln, &client, &r, &lines)?;
-        lines.line(&format!(
-            "{}: digest: {} size: {}",
-            r.tag.as_deref().unwrap_or("latest"),
-            pushed.digest,
-            pushed.size
-        ));
-    }
-    lines.finish();
-    Ok(())
-}
-
-fn run_build(
-    kiln: &Kiln,
-    req: &BuildRequest,
-    a: &BuildArgs,
-    output: Option<&super::output::OutputSpec>,
-    push: bool,
-) -> anyhow::Result<ExitCode> {
+fn run_build(kiln: &Kiln, req: &mut BuildRequest, a: &BuildArgs) -> anyhow::Result<ExitCode> {
     let cancel = cancel::install();
     let mode = if a.quiet {
         ProgressMode::Quiet
     } else {
         a.progress
     };
-    let r = renderer(mode);
-    let table = crate::progress::explain::ExplainTable::new(&*r);
-    let sink: &dyn kiln_builder::solver::ProgressSink = if a.explain { &table } else { &*r };
+    let r = Arc::new(super::output::OnceRenderer::new(renderer(mode)));
+    // A push prints docker's lines once the progress display is done; a quiet build only
+    // the image ID.
+    let lines = super::output::BuildPushLines::new(r.clone(), a.quiet);
+    req.push_lines = Some(PushLinesHandle(Arc::new(lines)));
+    let table = crate::progress::explain::ExplainTable::new(r.sink());
+    let sink: &dyn kiln_builder::solver::ProgressSink = if a.explain { &table } else { r.sink() };
     let result = build(kiln, req, sink, cancel);
-    r.finish();
+    r.finish_once();
     if a.explain {
         eprint!("{}", table.table());
     }
@@ -295,13 +292,14 @@ fn run_build(
                 crate::diag::warning(&w.message);
             }
             crate::diag::block(&super::check::build_summary(&res.warnings));
-            if let Some(spec) = output {
-                super::output::write(kiln, spec, &res.image.manifest_digest)?;
+            if let Some(f) = &a.iidfile {
+                super::output::write_file(f, res.image.config_digest.as_bytes(), "--iidfile")?;
             }
-            if push {
-                push_tags(kiln, &req.tags, a.quiet)?;
+            if let Some(f) = &a.metadata_file {
+                let json = super::output::metadata_json(&res.metadata)?;
+                super::output::write_file(f, &json, "--metadata-file")?;
             }
-            if a.quiet {
+            if a.quiet && !req.outputs.iter().any(writes_stdout) {
                 println!("{}", res.image.config_digest);
             }
             Ok(ExitCode::SUCCESS)
@@ -318,4 +316,17 @@ fn run_build(
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// Whether an `--output` writes to standard output (which then carries nothing else).
+fn writes_stdout(o: &kiln_builder::export::OutputSpec) -> bool {
+    use kiln_builder::export::{Dest, OutputKind};
+    matches!(
+        &o.kind,
+        OutputKind::Oci {
+            dest: Dest::Stdout,
+            ..
+        } | OutputKind::Docker { dest: Dest::Stdout }
+            | OutputKind::Tar { dest: Dest::Stdout }
+    )
 }

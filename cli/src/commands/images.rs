@@ -246,7 +246,8 @@ fn find(kiln: &kiln_builder::Kiln, name: &str) -> anyhow::Result<ImageRecord> {
 /// The JSON `docker image inspect` prints for an image.
 pub fn inspect_json(rec: &ImageRecord) -> Value {
     let c = &rec.config;
-    let size: u64 = rec.manifest.layers.iter().map(|l| l.size).sum();
+    // Uncompressed, as docker counts.
+    let size: u64 = rec.layer_sizes.iter().sum();
     json!({
         "Id": rec.id,
         "RepoTags": rec.tags.iter().filter(|t| t.tag.is_some()).map(|t| t.familiar_string()).collect::<Vec<_>>(),
@@ -327,7 +328,7 @@ pub fn inspect(root: &Path, a: InspectArgs) -> anyhow::Result<ExitCode> {
 pub fn history(root: &Path, a: HistoryArgs) -> anyhow::Result<ExitCode> {
     let kiln = super::open(root)?;
     let rec = find(&kiln, &a.image)?;
-    let mut layer_sizes = rec.manifest.layers.iter().map(|l| l.size);
+    let mut layer_sizes = rec.layer_sizes.iter().copied();
     let mut rows = Vec::new();
     for h in &rec.config.history {
         let size = if h.empty_layer == Some(true) {

@@ -1,217 +1,125 @@
-//! `kiln build --output type=…,dest=…`: where a build's image goes besides the local store.
+//! `kiln build --output …`, `--iidfile`, `--metadata-file`: the values are parsed and the
+//! exports run in the builder (`kiln_builder::export`); this module adapts them to the CLI:
+//! docker's push lines for the registry exporter, and the files buildx writes after a build.
 
-use anyhow::{anyhow, bail};
-use kiln_builder::save::{save, save_oci_dir, SaveFormat};
-use kiln_builder::Kiln;
-use std::path::PathBuf;
+use crate::progress::layers::LayerLines;
+use crate::progress::Renderer;
+use anyhow::anyhow;
+use kiln_builder::export::{parse_output, Metadata, OutputSpec, PushLines};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-/// A parsed `--output` value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputSpec {
-    /// Where the image goes besides the local store.
-    pub kind: OutputKind,
-    /// `name=`: names for the image, as `-t` gives (and inside a docker or OCI archive).
-    pub names: Vec<String>,
-    /// `push=true` (or `type=registry`): push every name to its registry after the build.
-    pub push: bool,
-}
-
-/// The exporter of an `--output`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutputKind {
-    /// The local store only (the default; `type=image`).
-    Image,
-    /// An OCI layout: a tar file, or a directory with `tar=false`.
-    Oci { dest: PathBuf, tar: bool },
-    /// A `docker load` archive.
-    Docker { dest: PathBuf },
-}
-
-/// The keys each type takes, as BuildKit's exporters name them (those kiln honours).
-fn valid_keys(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "image" | "registry" => &["type", "name", "push", "compression", "oci-mediatypes"],
-        "oci" => &[
-            "type",
-            "dest",
-            "tar",
-            "name",
-            "compression",
-            "oci-mediatypes",
-        ],
-        _ => &["type", "dest", "name", "compression"],
-    }
-}
-
-/// docker's CSV: fields split on commas outside double quotes (`"name=a,b"`), quotes removed.
-fn csv_fields(s: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
-    let mut quoted = false;
-    for c in s.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            ',' if !quoted => out.push(String::new()),
-            c => out.last_mut().expect("never empty").push(c),
-        }
-    }
-    out
-}
-
-/// Parse docker's CSV form `type=oci,dest=out.tar`. Every key BuildKit's exporter knows and
-/// kiln does not honour is refused by name, never ignored.
+/// Parse an `--output` value (buildx's forms).
 pub fn parse(s: &str) -> anyhow::Result<OutputSpec> {
-    let mut fields = Vec::new();
-    for field in csv_fields(s) {
-        let (k, v) = field
-            .split_once('=')
-            .ok_or_else(|| anyhow!("invalid --output {s:?}: expected type=TYPE,KEY=VALUE,..."))?;
-        fields.push((k.trim().to_string(), v.trim().to_string()));
-    }
-    let kind = fields
-        .iter()
-        .find(|(k, _)| k == "type")
-        .map(|(_, v)| v.clone())
-        .ok_or_else(|| anyhow!("invalid --output {s:?}: type= is required"))?;
-    match kind.as_str() {
-        "image" | "registry" | "oci" | "docker" => {}
-        t @ ("local" | "tar") => bail!(
-            "--output type={t} is not supported yet (valid types: image, registry, oci, docker)"
-        ),
-        t => bail!(
-            "invalid --output {s:?}: unknown type {t:?} (valid types: image, registry, oci, docker)"
-        ),
-    }
-    let valid = valid_keys(&kind);
-    let flag = |k: &str, v: &str| {
-        crate::flags::parse_go_bool(v)
-            .ok_or_else(|| anyhow!("invalid --output {s:?}: {k}={v:?} is not a boolean"))
-    };
-    // BuildKit: type=registry is type=image with push=true.
-    let (mut dest, mut tar, mut names, mut push) = (None, true, Vec::new(), kind == "registry");
-    for (k, v) in &fields {
-        if !valid.contains(&k.as_str()) {
-            bail!(
-                "invalid --output {s:?}: type={kind} has no key {k:?} (valid keys: {})",
-                valid.join(", ")
-            );
-        }
-        match k.as_str() {
-            "dest" => dest = Some(PathBuf::from(v)),
-            "tar" => tar = flag(k, v)?,
-            "name" => names.extend(v.split(',').filter(|n| !n.is_empty()).map(String::from)),
-            "push" => push = flag(k, v)?,
-            "compression" if v != "gzip" => {
-                bail!("--output {s:?}: compression={v}: kiln writes gzip layers only")
-            }
-            "oci-mediatypes" if !flag(k, v)? => {
-                bail!("--output {s:?}: oci-mediatypes=false: kiln writes OCI media types only")
-            }
-            _ => {}
-        }
-    }
-    let need_dest = |dest: Option<PathBuf>| {
-        dest.ok_or_else(|| anyhow!("invalid --output {s:?}: dest=PATH is required"))
-    };
-    let kind = match kind.as_str() {
-        "oci" => OutputKind::Oci {
-            dest: need_dest(dest)?,
-            tar,
-        },
-        "docker" => OutputKind::Docker {
-            dest: need_dest(dest)?,
-        },
-        _ => OutputKind::Image,
-    };
-    Ok(OutputSpec { kind, names, push })
+    Ok(parse_output(s)?)
 }
 
-/// Write the built image `manifest_digest` where `spec` says (by its `name=`s, which the
-/// build has given it, or by digest).
-pub fn write(kiln: &Kiln, spec: &OutputSpec, manifest_digest: &str) -> anyhow::Result<()> {
-    let names: Vec<&str> = if spec.names.is_empty() {
-        vec![manifest_digest]
-    } else {
-        spec.names.iter().map(String::as_str).collect()
-    };
-    let to_file = |dest: &PathBuf, format: SaveFormat| -> anyhow::Result<()> {
-        let dir = dest
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)
-            .map_err(|e| anyhow!("--output {}: {e}", dest.display()))?;
-        save(&kiln.images, &names, tmp.as_file_mut(), format)?;
-        tmp.persist(dest)
-            .map_err(|e| anyhow!("--output {}: {e}", dest.display()))?;
-        Ok(())
-    };
-    match &spec.kind {
-        OutputKind::Image => Ok(()),
-        OutputKind::Oci { dest, tar: true } => to_file(dest, SaveFormat::OciLayout),
-        OutputKind::Oci { dest, tar: false } => Ok(save_oci_dir(&kiln.images, &names, dest)?),
-        OutputKind::Docker { dest } => to_file(dest, SaveFormat::DockerArchive),
+/// docker's push lines on stderr, drawn once the build's progress display has finished (a
+/// push is the build's last step).
+pub struct BuildPushLines {
+    lines: LayerLines,
+    renderer: Arc<OnceRenderer>,
+}
+
+impl BuildPushLines {
+    pub fn new(renderer: Arc<OnceRenderer>, quiet: bool) -> BuildPushLines {
+        BuildPushLines {
+            lines: LayerLines::on_stderr(quiet),
+            renderer,
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl PushLines for BuildPushLines {
+    fn line(&self, text: &str) {
+        self.renderer.finish_once();
+        self.lines.line(text);
+    }
+    fn state(&self, id: &str, state: &str) {
+        self.renderer.finish_once();
+        self.lines.state(id, state);
+    }
+    fn bytes(&self, id: &str, verb: &str, done: u64, total: u64) {
+        self.lines.bytes(id, verb, done, total);
+    }
+    fn finish(&self) {
+        self.lines.finish();
+    }
+}
 
-    fn kind(s: &str) -> OutputKind {
-        parse(s).unwrap().kind
+/// `kiln push`'s lines.
+impl PushLines for LayerLines {
+    fn line(&self, text: &str) {
+        LayerLines::line(self, text);
+    }
+    fn state(&self, id: &str, state: &str) {
+        LayerLines::state(self, id, state);
+    }
+    fn bytes(&self, id: &str, verb: &str, done: u64, total: u64) {
+        LayerLines::bytes(self, id, verb, done, total);
+    }
+    fn finish(&self) {
+        LayerLines::finish(self);
+    }
+}
+
+/// A renderer finished at most once (by the push's first line, or after the build).
+pub struct OnceRenderer {
+    inner: Box<dyn Renderer>,
+    done: AtomicBool,
+}
+
+impl OnceRenderer {
+    pub fn new(inner: Box<dyn Renderer>) -> OnceRenderer {
+        OnceRenderer {
+            inner,
+            done: AtomicBool::new(false),
+        }
     }
 
-    #[test]
-    fn parses_docker_forms() {
-        assert_eq!(
-            kind("type=oci,dest=a.tar"),
-            OutputKind::Oci {
-                dest: "a.tar".into(),
-                tar: true
-            }
-        );
-        assert_eq!(
-            kind("type=oci,dest=d,tar=false"),
-            OutputKind::Oci {
-                dest: "d".into(),
-                tar: false
-            }
-        );
-        assert_eq!(
-            kind("type=docker,dest=x.tar"),
-            OutputKind::Docker {
-                dest: "x.tar".into()
-            }
-        );
-        assert_eq!(kind("type=image"), OutputKind::Image);
-        assert_eq!(
-            parse("type=image,\"name=a:1,b:2\",push=false")
-                .unwrap()
-                .names,
-            ["a:1", "b:2"]
-        );
-        assert!(parse("type=oci").unwrap_err().to_string().contains("dest"));
-        assert!(parse("nonsense").is_err());
+    pub fn sink(&self) -> &dyn Renderer {
+        &*self.inner
     }
 
-    #[test]
-    fn refuses_what_it_does_not_honour_by_name() {
-        let err = |s: &str| parse(s).unwrap_err().to_string();
-        assert!(parse("type=image,name=x,push=true").unwrap().push);
-        assert!(parse("type=registry,name=x").unwrap().push);
-        assert!(!parse("type=registry,name=x,push=false").unwrap().push);
-        assert!(!parse("type=image,name=x").unwrap().push);
-        let e = err("type=image,bogus=1");
-        assert!(
-            e.contains("\"bogus\"") && e.contains("valid keys: type, name, push"),
-            "{e}"
-        );
-        let e = err("type=bogus,dest=x");
-        assert!(
-            e.contains("\"bogus\"") && e.contains("valid types: image, registry, oci, docker"),
-            "{e}"
-        );
-        assert!(err("type=docker,dest=x,tar=false").contains("\"tar\""));
-        assert!(err("type=image,compression=zstd").contains("compression=zstd"));
+    pub fn finish_once(&self) {
+        if !self.done.swap(true, Ordering::SeqCst) {
+            self.inner.finish();
+        }
     }
+}
+
+/// Check that `--iidfile`/`--metadata-file` can be written, before the build runs.
+pub fn check_file(path: &Path, flag: &str) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tempfile::NamedTempFile::new_in(dir)
+        .map(drop)
+        .map_err(|e| anyhow!("{flag} {}: cannot write there: {e}", path.display()))
+}
+
+/// Write `bytes` to `path` atomically (temporary file beside it, renamed into place).
+pub fn write_file(path: &Path, bytes: &[u8], flag: &str) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let fail = |e: &dyn std::fmt::Display| anyhow!("{flag} {}: {e}", path.display());
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+    std::io::Write::write_all(tmp.as_file_mut(), bytes).map_err(|e| fail(&e))?;
+    use std::os::unix::fs::PermissionsExt;
+    let _ = tmp
+        .as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644));
+    tmp.persist(path).map_err(|e| fail(&e.error))?;
+    Ok(())
+}
+
+/// buildx's `--metadata-file` JSON.
+pub fn metadata_json(m: &Metadata) -> anyhow::Result<Vec<u8>> {
+    let mut v = serde_json::to_vec_pretty(m)?;
+    v.push(b'\n');
+    Ok(v)
 }

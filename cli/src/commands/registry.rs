@@ -4,14 +4,13 @@ use crate::progress::layers::{short_id, LayerLines};
 use anyhow::{anyhow, bail, Context as _};
 use kiln_builder::frontend::image::Platform;
 use kiln_builder::pull::{self, RemoteImage};
-use kiln_builder::push::{self, Pushed};
-use kiln_builder::registry::{self as reg, BlobPush, Credentials};
+use kiln_builder::push::Pushed;
+use kiln_builder::registry::{self as reg, Credentials};
 use kiln_builder::store::Reference;
 use kiln_builder::Kiln;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct PullArgs {
@@ -231,53 +230,18 @@ pub fn push(root: &Path, a: PushArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Push one tag, with docker's per-layer lines (layers named by their diff ID).
+/// Push one tag, with docker's per-layer lines (layers named by their diff ID), its layers
+/// gzip-compressed where the store keeps them uncompressed.
 pub fn push_one(
     kiln: &Kiln,
     client: &kiln_builder::registry::Client,
     target: &Reference,
     lines: &LayerLines,
 ) -> anyhow::Result<Pushed> {
-    let image = kiln.images.resolve(&target.to_string())?.ok_or_else(|| {
-        anyhow!(
-            "An image does not exist locally with the tag: {}",
-            target.familiar_string()
-        )
-    })?;
-    // A layer's line is named by its diff ID; blobs that are not layers (the config) have none.
-    let names: std::collections::HashMap<String, String> = image
-        .manifest
-        .layers
-        .iter()
-        .zip(&image.config.rootfs.diff_ids)
-        .map(|(l, d)| (l.digest.to_string(), short_id(d)))
-        .collect();
-    for l in image.manifest.layers.iter().rev() {
-        if let Some(n) = names.get(l.digest.as_str()) {
-            lines.state(n, "Preparing");
-        }
-    }
-    let (bar_names, bars) = (names.clone(), lines.clone());
-    let report: push::BlobProgress = Arc::new(move |d, done, total| {
-        if let Some(n) = bar_names.get(d.as_str()) {
-            if done < total {
-                bars.bytes(n, "Pushing", done, total);
-            }
-        }
-    });
-    let pushed = push::push(kiln, client, &image, target, report)?;
-    for b in pushed.blobs.iter().rev() {
-        let Some(n) = names.get(b.digest.as_str()) else {
-            continue;
-        };
-        let state = match &b.how {
-            BlobPush::Exists => "Layer already exists".to_string(),
-            BlobPush::Mounted { from } => format!("Mounted from {from}"),
-            BlobPush::Uploaded => "Pushed".to_string(),
-        };
-        lines.state(n, &state);
-    }
-    Ok(pushed)
+    let layers = kiln_builder::export::LayerOptions::default();
+    Ok(kiln_builder::export::registry::push_reference(
+        kiln, client, target, &layers, lines,
+    )?)
 }
 
 pub fn login(a: LoginArgs) -> anyhow::Result<ExitCode> {

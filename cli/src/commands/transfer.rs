@@ -58,7 +58,19 @@ pub fn import(root: &Path, a: ImportArgs) -> anyhow::Result<ExitCode> {
         }
         a.source.clone()
     };
-    let result = kiln_builder::import::import_rootfs(&kiln.images, &source, reference.as_ref());
+    let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(s) if !s.is_empty() => Some(
+            s.parse::<i64>()
+                .map_err(|_| anyhow!("invalid SOURCE_DATE_EPOCH {s:?}: expected seconds"))?,
+        ),
+        _ => None,
+    };
+    let opts = kiln_builder::import::ImportOptions {
+        epoch,
+        ..Default::default()
+    };
+    let result =
+        kiln_builder::import::import_rootfs_with(&kiln.images, &source, reference.as_ref(), &opts);
     if a.source.as_os_str() == "-" {
         let _ = std::fs::remove_file(&source);
     }

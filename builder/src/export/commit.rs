@@ -1,11 +1,12 @@
-//! Turning a build result into an image in the local store.
+//! Turning a build result into an image in the local store (layers kept uncompressed: they
+//! are compressed when they leave, see `convert`).
 
 use crate::error::{Error, Result};
 use crate::root::Kiln;
 use crate::store::LayerDesc;
 use kiln_frontend::image::{History, ImageConfig};
 use kiln_frontend::lower::BuildPlan;
-use kiln_snapshot::{Compression, SnapshotId};
+use kiln_snapshot::SnapshotId;
 
 /// The image written for a build.
 #[derive(Debug, Clone)]
@@ -47,9 +48,10 @@ pub fn commit_image(
     let mut layers = Vec::with_capacity(chain.len());
     let mut diff_ids = Vec::with_capacity(chain.len());
     for id in &chain {
-        let info =
-            kiln.snapshots
-                .export_layer(id, kiln.images.content(), Compression::Gzip, epoch)?;
+        // Lazily: a base layer's original blob, or this layer's uncompressed tar.
+        let info = kiln
+            .snapshots
+            .local_layer(id, kiln.images.content(), epoch)?;
         diff_ids.push(info.diff_id.to_string());
         layers.push(LayerDesc::from(info));
     }

@@ -1,0 +1,94 @@
+//! Running a build's exporters, each as a step of the build's progress: the store's first
+//! (`exporting to image`, which commits the image), then the others in the order asked, a push
+//! last.
+
+use std::time::Instant;
+
+use kiln_frontend::lower::BuildPlan;
+use kiln_snapshot::SnapshotId;
+use kiln_solver::{Event, ProgressSink};
+
+use super::{commit_image, BuiltImage, ExportContext, ExportInput, Exporter, Metadata, PushLines};
+use crate::error::Result;
+use crate::root::Kiln;
+use crate::store::Reference;
+
+/// What a build's exporters need besides the solved result.
+pub struct ExportPlan<'a> {
+    pub exporters: &'a [Box<dyn Exporter>],
+    pub names: &'a [Reference],
+    pub epoch: Option<i64>,
+    pub push_lines: &'a dyn PushLines,
+}
+
+/// Commit the result `top` of `plan` to the store and run every exporter, numbering their
+/// progress steps from `vertex`. Returns the image and the exporters' metadata (later
+/// exporters' keys win: a push's digest is the one that names the image remotely).
+pub fn export_build(
+    kiln: &Kiln,
+    build: &BuildPlan,
+    top: Option<SnapshotId>,
+    plan: &ExportPlan,
+    progress: &dyn ProgressSink,
+    vertex: usize,
+) -> Result<(BuiltImage, Metadata)> {
+    let mut metadata = Metadata::new();
+    let mut built = None;
+    for (i, exporter) in plan.exporters.iter().enumerate() {
+        let vertex = vertex + i;
+        let start = Instant::now();
+        progress.event(Event::Started {
+            vertex,
+            name: exporter.step_name(),
+        });
+        let log = |line: &str| {
+            progress.event(Event::Log {
+                vertex,
+                stream: 1,
+                data: format!("{line}\n"),
+                elapsed: start.elapsed(),
+            })
+        };
+        let res = (|| -> Result<Metadata> {
+            if built.is_none() {
+                let image = commit_image(kiln, build, top.as_ref(), plan.epoch)?;
+                built = Some(BuiltImage {
+                    platform: None,
+                    image,
+                    rootfs: top.clone(),
+                });
+            }
+            let images = std::slice::from_ref(built.as_ref().expect("committed above"));
+            let cx = ExportContext {
+                kiln,
+                log: &log,
+                push_lines: plan.push_lines,
+            };
+            let input = ExportInput {
+                images,
+                names: plan.names,
+                epoch: plan.epoch,
+            };
+            Ok(exporter.export(&cx, &input)?)
+        })();
+        match res {
+            Ok(m) => {
+                metadata.extend(m);
+                progress.event(Event::Done {
+                    vertex,
+                    elapsed: start.elapsed(),
+                });
+            }
+            Err(e) => {
+                progress.event(Event::Error {
+                    vertex,
+                    message: e.message.clone(),
+                    elapsed: start.elapsed(),
+                });
+                return Err(e);
+            }
+        }
+    }
+    let built = built.ok_or_else(|| crate::Error::new("internal error: no exporter ran"))?;
+    Ok((built, metadata))
+}
