@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{context, Kiln};
+use common::{context, docker, docker_available, Kiln};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -369,26 +369,6 @@ fn add_url_goes_through_the_proxy_of_the_environment() {
     );
 }
 
-fn docker(args: &[&str]) -> std::process::Output {
-    std::process::Command::new("/usr/bin/docker")
-        .args(args)
-        .env("DOCKER_BUILDKIT", "1")
-        .output()
-        .expect("run /usr/bin/docker")
-}
-
-fn docker_available() -> bool {
-    let up = std::path::Path::new("/usr/bin/docker").exists() && docker(&["info"]).status.success();
-    if !up {
-        assert!(
-            std::env::var_os("KILN_REQUIRE_PEERS").is_none(),
-            "KILN_REQUIRE_PEERS is set but no docker daemon answers"
-        );
-        eprintln!("SKIPPED: no docker daemon (scripts/test.sh starts one)");
-    }
-    up
-}
-
 #[test]
 fn docker_adds_the_same_files() {
     if !docker_available() {
@@ -397,27 +377,7 @@ fn docker_adds_the_same_files() {
     let k = Kiln::new();
     let s = Server::start();
     let gz = serve_listing_files(&s);
-    let rootfs = tempfile::tempdir().unwrap();
-    assert!(
-        std::process::Command::new(common::repo().join("scripts/busybox-rootfs.sh"))
-            .arg(rootfs.path())
-            .status()
-            .unwrap()
-            .success()
-    );
-    let tar = rootfs.path().with_extension("tar");
-    assert!(std::process::Command::new("tar")
-        .args(["-C", rootfs.path().to_str().unwrap(), "-cf"])
-        .arg(&tar)
-        .arg(".")
-        .status()
-        .unwrap()
-        .success());
-    let base = format!("kiln-http-peer:{}", std::process::id());
-    assert!(docker(&["import", tar.to_str().unwrap(), &base])
-        .status
-        .success());
-    let _ = std::fs::remove_file(&tar);
+    let base = common::docker_busybox("kiln-http-peer");
     // docker 20.10 ignores --chmod on URLs: compare without it.
     let dctx = context(&[("Dockerfile", &listing_dockerfile(&base, &s, false))]);
     let d = docker(&[

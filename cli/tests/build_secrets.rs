@@ -5,8 +5,7 @@
 
 mod common;
 
-use common::{context, Kiln};
-use std::process::Command;
+use common::{context, docker, docker_available, Kiln};
 
 /// Every step output line (`#N 0.123 text` → `text`) of a plain progress, in order.
 fn step_output(progress: &str) -> Vec<String> {
@@ -202,50 +201,13 @@ fn a_secret_does_not_change_the_cache_key() {
     assert_eq!(k.sh("sec:cache", "cat /seen"), "one");
 }
 
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("/usr/bin/docker")
-        .args(args)
-        .env("DOCKER_BUILDKIT", "1")
-        .output()
-        .expect("run /usr/bin/docker")
-}
-
-fn docker_available() -> bool {
-    let up = std::path::Path::new("/usr/bin/docker").exists() && docker(&["info"]).status.success();
-    if !up {
-        assert!(
-            std::env::var_os("KILN_REQUIRE_PEERS").is_none(),
-            "KILN_REQUIRE_PEERS is set but no docker daemon answers"
-        );
-        eprintln!("SKIPPED: no docker daemon (scripts/test.sh starts one)");
-    }
-    up
-}
-
 #[test]
 fn docker_steps_see_the_same_secrets() {
     if !docker_available() {
         return;
     }
     let k = Kiln::new();
-    let rootfs = tempfile::tempdir().unwrap();
-    let st = Command::new(common::repo().join("scripts/busybox-rootfs.sh"))
-        .arg(rootfs.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let base = format!("kiln-secret-peer:{}", std::process::id());
-    let tar = rootfs.path().with_extension("tar");
-    assert!(Command::new("tar")
-        .args(["-C", rootfs.path().to_str().unwrap(), "-cf"])
-        .arg(&tar)
-        .arg(".")
-        .status()
-        .unwrap()
-        .success());
-    let imported = docker(&["import", tar.to_str().unwrap(), &base]);
-    assert!(imported.status.success(), "{imported:?}");
-    let _ = std::fs::remove_file(&tar);
+    let base = common::docker_busybox("kiln-secret-peer");
     let df = SEEN.replacen("FROM busybox", &format!("FROM {base}"), 1);
     let ctx = context(&[("Dockerfile", &df), ("tok.txt", "peer-s3cret")]);
     let src = format!("id=tok,src={}", ctx.path().join("tok.txt").display());

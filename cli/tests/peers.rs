@@ -4,28 +4,8 @@
 
 mod common;
 
-use common::{context, Kiln};
+use common::{context, docker, docker_available, Kiln};
 use std::process::Command;
-
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("/usr/bin/docker")
-        .args(args)
-        .env("DOCKER_BUILDKIT", "1")
-        .output()
-        .expect("run /usr/bin/docker")
-}
-
-fn docker_available() -> bool {
-    let up = std::path::Path::new("/usr/bin/docker").exists() && docker(&["info"]).status.success();
-    if !up {
-        assert!(
-            std::env::var_os("KILN_REQUIRE_PEERS").is_none(),
-            "KILN_REQUIRE_PEERS is set but no docker daemon answers"
-        );
-        eprintln!("SKIPPED: no docker daemon (scripts/test.sh starts one)");
-    }
-    up
-}
 
 fn ok(out: std::process::Output) -> String {
     assert!(

@@ -190,3 +190,49 @@ pub fn printed(progress: &str, text: &str) -> bool {
         n.starts_with('#') && t.parse::<f64>().is_ok() && rest == text
     })
 }
+
+/// `/usr/bin/docker ARGS…` with BuildKit on (the peer of the comparison tests).
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("/usr/bin/docker")
+        .args(args)
+        .env("DOCKER_BUILDKIT", "1")
+        .output()
+        .expect("run /usr/bin/docker")
+}
+
+/// Does a docker daemon answer? When not, the test is skipped — unless KILN_REQUIRE_PEERS is
+/// set (scripts/test.sh sets it), and then it fails.
+pub fn docker_available() -> bool {
+    let up = Path::new("/usr/bin/docker").exists() && docker(&["info"]).status.success();
+    if !up {
+        assert!(
+            std::env::var_os("KILN_REQUIRE_PEERS").is_none(),
+            "KILN_REQUIRE_PEERS is set but no docker daemon answers"
+        );
+        eprintln!("SKIPPED: no docker daemon (scripts/test.sh starts one)");
+    }
+    up
+}
+
+/// The test busybox root filesystem `docker import`ed as `PREFIX:<pid>`; its name.
+pub fn docker_busybox(prefix: &str) -> String {
+    let rootfs = tempfile::tempdir().unwrap();
+    let st = Command::new(repo().join("scripts/busybox-rootfs.sh"))
+        .arg(rootfs.path())
+        .status()
+        .unwrap();
+    assert!(st.success(), "busybox-rootfs.sh failed");
+    let tar = rootfs.path().with_extension("tar");
+    assert!(Command::new("tar")
+        .args(["-C", rootfs.path().to_str().unwrap(), "-cf"])
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap()
+        .success());
+    let base = format!("{prefix}:{}", std::process::id());
+    let imported = docker(&["import", tar.to_str().unwrap(), &base]);
+    let _ = std::fs::remove_file(&tar);
+    assert!(imported.status.success(), "{imported:?}");
+    base
+}
