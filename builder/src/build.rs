@@ -2,12 +2,13 @@
 
 use crate::context::{Context, DockerIgnore};
 use crate::error::{Error, Result, ResultExt};
-use crate::export::{commit_image, ExportedImage};
+use crate::export::ExportedImage;
 use crate::resolver::{PullPolicy, StoreResolver};
 use crate::root::Kiln;
 use crate::store::Reference;
-use crate::worker::{snapshot_of, KilnWorker};
-use kiln_frontend::lower::{lower, BuildOptions, IgnoreMatcher, Warning};
+use crate::worker::KilnWorker;
+use kiln_frontend::image::Platform;
+use kiln_frontend::lower::{lower_platforms, BuildOptions, IgnoreMatcher, Warning};
 use kiln_runtime::Runtime;
 use kiln_solver::{Event, ProgressSink, SolveOptions, Solver};
 use std::path::{Path, PathBuf};
@@ -32,14 +33,23 @@ pub struct BuildRequest {
     pub allow_insecure: bool,
     /// `--pull`: when base images are fetched from their registry.
     pub pull: PullPolicy,
+    /// `--platform a,b,…` with several platforms: one image each, in one solve, and an index
+    /// over them under the tags. Empty: `options.target_platform` alone.
+    pub platforms: Vec<Platform>,
 }
 
 /// What a build made.
 #[derive(Debug, Clone)]
 pub struct BuildResult {
+    /// The image (the first platform's, for a build of several).
     pub image: ExportedImage,
     pub tags: Vec<Reference>,
     pub warnings: Vec<Warning>,
+    /// A build for several platforms: the index the tags name, and each platform's image.
+    pub index: Option<String>,
+    pub images: Vec<crate::multiplatform::PlatformImage>,
+    /// The steps the platforms shared (each ran, or was found in the cache, once).
+    pub shared: Vec<String>,
 }
 
 /// Find the Dockerfile of a request, as docker does.
@@ -155,9 +165,18 @@ pub fn build(
         options.dockerignore = Some(Arc::new(ContextIgnore(ignore.clone())));
     }
     let resolver = StoreResolver::new(kiln).with_policy(req.pull);
-    let plan = lower(&text, &options, &resolver).map_err(|e| Error::new(e.to_string()))?;
+    let platforms = if req.platforms.is_empty() {
+        vec![options.target_platform.clone()]
+    } else {
+        req.platforms.clone()
+    };
+    let plans = lower_platforms(&text, &options, &platforms, &resolver)
+        .map_err(|e| Error::new(e.to_string()))?;
+    let plan = &plans[0];
+    let targets: Vec<_> = plans.iter().map(|p| p.result).collect();
     check_entitlements(&plan.graph, req.allow_insecure)?;
-    let mut warnings = plan.warnings.clone();
+    crate::emulation::check_graph(&plan.graph, &targets)?;
+    let mut warnings: Vec<Warning> = plans.iter().flat_map(|p| p.warnings.clone()).collect();
     if uses_default_network(&plan.graph) && kiln_runtime::nat_helper().is_none() {
         warnings.push(Warning {
             rule: String::new(),
@@ -181,7 +200,7 @@ pub fn build(
         inner: progress,
         max: AtomicUsize::new(0),
     };
-    let result = match solver.solve(&plan.graph, plan.result, &counting, cancel) {
+    let results = match solver.solve_all(&plan.graph, &targets, &counting, cancel) {
         Ok(r) => r,
         Err(kiln_solver::SolveError::Vertex(f)) => {
             return Err(Error {
@@ -202,9 +221,15 @@ pub fn build(
         vertex: export_vertex,
         name: "exporting to image".into(),
     });
-    let top = snapshot_of(&result)?;
-    let image = match commit_image(kiln, &plan, top.as_ref(), options.source_date_epoch) {
-        Ok(i) => i,
+    let exported = crate::multiplatform::export(
+        kiln,
+        &plans,
+        &platforms,
+        &results,
+        options.source_date_epoch,
+    );
+    let (images, index) = match exported {
+        Ok(r) => r,
         Err(e) => {
             progress.event(Event::Error {
                 vertex: export_vertex,
@@ -214,15 +239,32 @@ pub fn build(
             return Err(e);
         }
     };
+    let image = images[0].image.clone();
+    let named = index.as_deref().unwrap_or(&image.manifest_digest);
     for t in &tags {
-        kiln.images.tag(t, &image.manifest_digest)?;
+        kiln.images.tag(t, named)?;
     }
-    progress.event(Event::Log {
-        vertex: export_vertex,
-        stream: 1,
-        data: format!("writing image {} done\n", image.config_digest),
-        elapsed: start.elapsed(),
-    });
+    let log = |data: String| {
+        progress.event(Event::Log {
+            vertex: export_vertex,
+            stream: 1,
+            data,
+            elapsed: start.elapsed(),
+        })
+    };
+    if let Some(index) = &index {
+        // BuildKit's lines for a multi-platform export.
+        for i in &images {
+            log(format!(
+                "exporting manifest {} done\n",
+                i.image.manifest_digest
+            ));
+            log(format!("exporting config {} done\n", i.image.config_digest));
+        }
+        log(format!("exporting manifest list {index} done\n"));
+    } else {
+        log(format!("writing image {} done\n", image.config_digest));
+    }
     for t in &tags {
         progress.event(Event::Log {
             vertex: export_vertex,
@@ -235,10 +277,18 @@ pub fn build(
         vertex: export_vertex,
         elapsed: start.elapsed(),
     });
+    let shared = if plans.len() > 1 {
+        crate::multiplatform::shared_steps(&plan.graph, &targets)
+    } else {
+        Vec::new()
+    };
     Ok(BuildResult {
         image,
         tags,
         warnings,
+        index,
+        images,
+        shared,
     })
 }
 

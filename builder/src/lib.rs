@@ -4,11 +4,13 @@
 pub mod build;
 pub mod check;
 pub mod context;
+pub mod emulation;
 pub mod error;
 pub mod export;
 pub mod fileop;
 pub mod import;
 pub mod load;
+pub mod multiplatform;
 pub mod prune;
 pub mod pull;
 pub mod push;

@@ -138,6 +138,13 @@ impl ImageStore {
             }
             let mut ids = BTreeSet::new();
             let mut candidates = BTreeSet::new();
+            // An index goes with the images only it kept (a container's image stays).
+            let direct: BTreeSet<String> = doomed.iter().cloned().collect();
+            let doomed: Vec<String> =
+                super::index::expand_doomed_indexes(idx, doomed, &mut candidates, &mut ids)
+                    .into_iter()
+                    .filter(|m| direct.contains(m) || user_of(m).is_none())
+                    .collect();
             for m in &doomed {
                 // A broken image (its config or manifest gone) is removed all the same.
                 let id = self
@@ -235,6 +242,7 @@ impl ImageStore {
             .images
             .keys()
             .flat_map(|m| self.image_blobs(m))
+            .chain(idx.indexes.keys().cloned())
             .collect())
     }
 }

@@ -154,13 +154,8 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let target_platform = match &a.platform {
-        Some(p) if p.contains(',') => {
-            bail!("--platform with several platforms is not supported yet")
-        }
-        Some(p) => Platform::parse(p).map_err(|e| anyhow!(e))?,
-        None => Platform::host(),
-    };
+    let platforms = super::multiplatform::parse_platforms(a.platform.as_deref())?;
+    let target_platform = platforms.first().cloned().unwrap_or_else(Platform::host);
     let source_date_epoch = build_args
         .get("SOURCE_DATE_EPOCH")
         .cloned()
@@ -204,6 +199,11 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
             kiln_builder::resolver::PullPolicy::Always
         } else {
             kiln_builder::resolver::PullPolicy::Missing
+        },
+        platforms: if platforms.len() > 1 {
+            platforms
+        } else {
+            Vec::new()
         },
     };
     let from_stdin = a.context.as_os_str() == "-";
@@ -269,6 +269,7 @@ fn run_build(
                 crate::diag::warning(&w.message);
             }
             crate::diag::block(&super::check::build_summary(&res.warnings));
+            super::multiplatform::shared_note(&res);
             if let Some(spec) = output {
                 super::output::write(kiln, spec, &res.image.manifest_digest)?;
             }
@@ -276,7 +277,11 @@ fn run_build(
                 push_tags(kiln, &req.tags, a.quiet)?;
             }
             if a.quiet {
-                println!("{}", res.image.config_digest);
+                // An index's ID is its digest (docker's containerd store).
+                println!(
+                    "{}",
+                    res.index.as_deref().unwrap_or(&res.image.config_digest)
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
