@@ -4,7 +4,10 @@
 //! missing emulator costs nothing, and again by the worker before each step.
 
 use crate::error::{Error, Result};
-use kiln_runtime::emulation::{runner_for, EmulationError, Runner};
+use kiln_runtime::emulation::runner_for;
+pub use kiln_runtime::emulation::{
+    binfmt_dir, handlers, runnable_platforms, EmulationError, Handler, Runner,
+};
 use kiln_solver::{Graph, Op, VertexId};
 use oci::Platform;
 use std::collections::{BTreeMap, HashSet};

@@ -92,7 +92,8 @@ pub struct ImageSummary {
     pub size: u64,
     /// Why the image cannot be used (a blob it needs is missing or unreadable), if so.
     pub broken: Option<String>,
-    /// For an index (`id` and `manifest_digest` are then the index's digest): its images.
+    /// Its platform's image, or for an index (`id` and `manifest_digest` are then the
+    /// index's digest) each of its images.
     pub platforms: Vec<PlatformSummary>,
 }
 
@@ -295,7 +296,16 @@ impl ImageStore {
                     created: config.created.clone(),
                     size: manifest.blobs().map(|d| d.size).sum(),
                     broken: None,
-                    platforms: Vec::new(),
+                    platforms: vec![PlatformSummary {
+                        platform: oci::Platform::new(
+                            &config.os,
+                            &config.architecture,
+                            config.variant.as_deref(),
+                        ),
+                        manifest_digest: m.clone(),
+                        id: manifest.config.digest.to_string(),
+                        size: manifest.blobs().map(|d| d.size).sum(),
+                    }],
                 },
                 Err(e) => {
                     let manifest = self.manifest(m).ok();
