@@ -34,6 +34,9 @@ struct Item {
     manifest_digest: String,
     manifest: Manifest,
     tag: Option<Reference>,
+    /// A multi-platform image: the index (`manifest_digest`/`manifest` are then its first
+    /// image's) and every image it lists.
+    index: Option<crate::save_index::SavedIndex>,
 }
 
 /// Save the images `names` designate into `w`. A name is a reference (`busybox`, a
@@ -102,6 +105,15 @@ fn items_for_names<N: Display>(store: &ImageStore, names: &[N]) -> Result<Vec<It
     for name in names {
         let name = name.to_string();
         let parsed = Reference::parse(&name).ok();
+        if let Some((index, tag)) = crate::save_index::index_item(store, &name, parsed.as_ref())? {
+            items.push(Item {
+                manifest_digest: index.images[0].0.clone(),
+                manifest: index.images[0].1.clone(),
+                tag,
+                index: Some(index),
+            });
+            continue;
+        }
         let rec = store.resolve(&name)?.ok_or_else(|| {
             StoreError::NotFound(
                 parsed
@@ -115,6 +127,7 @@ fn items_for_names<N: Display>(store: &ImageStore, names: &[N]) -> Result<Vec<It
             manifest_digest: rec.manifest_digest,
             manifest: rec.manifest,
             tag,
+            index: None,
         });
     }
     if items.is_empty() {
@@ -152,6 +165,7 @@ fn blob_digests(items: &[Item]) -> Vec<String> {
         .flat_map(|i| {
             std::iter::once(i.manifest_digest.clone())
                 .chain(i.manifest.blobs().map(|d| d.digest.to_string()))
+                .chain(i.index.iter().flat_map(crate::save_index::blobs))
         })
         .collect();
     v.sort();
@@ -170,11 +184,15 @@ fn index_entries(store: &ImageStore, items: &[Item]) -> Result<Vec<Descriptor>> 
                 "size of {}",
                 i.manifest_digest
             )))?;
-        let mut d = Descriptor::new(
-            i.manifest.media_type(),
-            to_digest(&i.manifest_digest)?,
-            size,
-        );
+        let mut d = match &i.index {
+            // A multi-platform image is its index.
+            Some(index) => index.descriptor.clone(),
+            None => Descriptor::new(
+                i.manifest.media_type(),
+                to_digest(&i.manifest_digest)?,
+                size,
+            ),
+        };
         if let Some(t) = &i.tag {
             d.annotations
                 .insert(oci::ANNOTATION_CONTAINERD_NAME.into(), t.to_string());
@@ -193,8 +211,21 @@ fn index_entries(store: &ImageStore, items: &[Item]) -> Result<Vec<Descriptor>> 
 /// docker's `manifest.json`: one entry per image, with all its tags.
 fn docker_manifest(items: &[Item]) -> Vec<DockerArchiveEntry> {
     let mut out: Vec<(String, DockerArchiveEntry)> = Vec::new();
-    for i in items {
-        let tag = i.tag.as_ref().map(|t| t.familiar_string());
+    // A multi-platform image: one entry per platform (see `save_index`).
+    let expanded = crate::save_index::per_platform(items.iter().map(|i| {
+        (
+            i.manifest_digest.as_str(),
+            &i.manifest,
+            i.tag.as_ref(),
+            i.index.as_ref(),
+        )
+    }));
+    for (manifest_digest, manifest, tag) in expanded {
+        let i = ItemView {
+            manifest_digest,
+            manifest,
+        };
+        let tag = tag.map(|t| t.familiar_string());
         if let Some((_, e)) = out.iter_mut().find(|(m, _)| *m == i.manifest_digest) {
             if let Some(t) = tag {
                 let tags = e.repo_tags.get_or_insert_with(Vec::new);
@@ -205,7 +236,7 @@ fn docker_manifest(items: &[Item]) -> Vec<DockerArchiveEntry> {
             continue;
         }
         out.push((
-            i.manifest_digest.clone(),
+            i.manifest_digest.to_string(),
             DockerArchiveEntry {
                 config: blob_path(&i.manifest.config.digest),
                 repo_tags: tag.map(|t| vec![t]),
@@ -219,6 +250,12 @@ fn docker_manifest(items: &[Item]) -> Vec<DockerArchiveEntry> {
         ));
     }
     out.into_iter().map(|(_, e)| e).collect()
+}
+
+/// One image of [`docker_manifest`].
+struct ItemView<'a> {
+    manifest_digest: &'a str,
+    manifest: &'a Manifest,
 }
 
 fn blob_path(digest: &str) -> String {
