@@ -71,6 +71,34 @@ pub fn push(
     if target.tag.is_none() {
         target.tag = Some("latest".into());
     }
+    push_to(kiln, client, image, target, progress)
+}
+
+/// Push `image` to the repository of `repository` without a tag (the manifest by its
+/// digest): one platform of an index, or `push-by-digest=true`.
+pub fn push_by_digest(
+    kiln: &Kiln,
+    client: &registry::blocking::Client,
+    image: &ImageRecord,
+    repository: &Reference,
+    progress: BlobProgress,
+) -> Result<Pushed, PushError> {
+    let target = Reference {
+        tag: None,
+        digest: None,
+        ..repository.clone()
+    };
+    push_to(kiln, client, image, target, progress)
+}
+
+/// The blobs, then the manifest under `target`'s tag (by digest when it has none).
+fn push_to(
+    kiln: &Kiln,
+    client: &registry::blocking::Client,
+    image: &ImageRecord,
+    target: Reference,
+    progress: BlobProgress,
+) -> Result<Pushed, PushError> {
     let content = kiln.images.content();
     let mut descs: Vec<Descriptor> = image.manifest.layers.clone();
     descs.push(image.manifest.config.clone());

@@ -184,7 +184,8 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
     let mut tags = a.tags.clone();
     tags.extend(output.iter().flat_map(|o| o.names.iter().cloned()));
     let push = a.push || output.as_ref().is_some_and(|o| o.push);
-    if push && tags.is_empty() {
+    let by_digest = output.as_ref().is_some_and(|o| o.push_by_digest);
+    if (push || by_digest) && tags.is_empty() {
         // BuildKit's words.
         bail!("tag is needed when pushing to registry (give -t NAME or --output name=NAME)");
     }
@@ -275,6 +276,9 @@ fn run_build(
             }
             if push {
                 push_tags(kiln, &req.tags, a.quiet)?;
+            }
+            if output.is_some_and(|o| o.push_by_digest) {
+                super::manifest::push_by_digest(kiln, &req.tags, a.quiet)?;
             }
             if a.quiet {
                 // An index's ID is its digest (docker's containerd store).

@@ -14,6 +14,9 @@ pub struct OutputSpec {
     pub names: Vec<String>,
     /// `push=true` (or `type=registry`): push every name to its registry after the build.
     pub push: bool,
+    /// `push-by-digest=true`: push to each name's repository without a tag and print the
+    /// digest (for `kiln manifest create` to merge several builds' images).
+    pub push_by_digest: bool,
 }
 
 /// The exporter of an `--output`.
@@ -30,7 +33,14 @@ pub enum OutputKind {
 /// The keys each type takes, as BuildKit's exporters name them (those kiln honours).
 fn valid_keys(kind: &str) -> &'static [&'static str] {
     match kind {
-        "image" | "registry" => &["type", "name", "push", "compression", "oci-mediatypes"],
+        "image" | "registry" => &[
+            "type",
+            "name",
+            "push",
+            "push-by-digest",
+            "compression",
+            "oci-mediatypes",
+        ],
         "oci" => &[
             "type",
             "dest",
@@ -88,6 +98,7 @@ pub fn parse(s: &str) -> anyhow::Result<OutputSpec> {
     };
     // BuildKit: type=registry is type=image with push=true.
     let (mut dest, mut tar, mut names, mut push) = (None, true, Vec::new(), kind == "registry");
+    let mut push_by_digest = false;
     for (k, v) in &fields {
         if !valid.contains(&k.as_str()) {
             bail!(
@@ -100,6 +111,7 @@ pub fn parse(s: &str) -> anyhow::Result<OutputSpec> {
             "tar" => tar = flag(k, v)?,
             "name" => names.extend(v.split(',').filter(|n| !n.is_empty()).map(String::from)),
             "push" => push = flag(k, v)?,
+            "push-by-digest" => push_by_digest = flag(k, v)?,
             "compression" if v != "gzip" => {
                 bail!("--output {s:?}: compression={v}: kiln writes gzip layers only")
             }
@@ -122,7 +134,12 @@ pub fn parse(s: &str) -> anyhow::Result<OutputSpec> {
         },
         _ => OutputKind::Image,
     };
-    Ok(OutputSpec { kind, names, push })
+    Ok(OutputSpec {
+        kind,
+        names,
+        push: push && !push_by_digest,
+        push_by_digest: push && push_by_digest,
+    })
 }
 
 /// Write the built image `manifest_digest` where `spec` says (by its `name=`s, which the

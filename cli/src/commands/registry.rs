@@ -6,7 +6,7 @@ use kiln_builder::frontend::image::Platform;
 use kiln_builder::pull::{self, RemoteImage};
 use kiln_builder::push::{self, Pushed};
 use kiln_builder::registry::{self as reg, BlobPush, Credentials};
-use kiln_builder::store::Reference;
+use kiln_builder::store::{ImageRecord, Reference, Target};
 use kiln_builder::Kiln;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -231,30 +231,46 @@ pub fn push(root: &Path, a: PushArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Push one tag, with docker's per-layer lines (layers named by their diff ID).
+/// Push one tag, with docker's per-layer lines (layers named by their diff ID); a
+/// multi-platform image goes as its images by digest, then the index under the tag.
 pub fn push_one(
     kiln: &Kiln,
     client: &kiln_builder::registry::Client,
     target: &Reference,
     lines: &LayerLines,
 ) -> anyhow::Result<Pushed> {
-    let image = kiln.images.resolve(&target.to_string())?.ok_or_else(|| {
+    let found = kiln.images.lookup(&target.to_string())?.ok_or_else(|| {
         anyhow!(
             "An image does not exist locally with the tag: {}",
             target.familiar_string()
         )
     })?;
+    let images: Vec<ImageRecord> = match &found {
+        Target::Image(image) => vec![(**image).clone()],
+        Target::Index(index) => index
+            .index
+            .manifests
+            .iter()
+            .map(|d| kiln.images.get(d.digest.as_str()))
+            .collect::<Result<_, _>>()?,
+    };
     // A layer's line is named by its diff ID; blobs that are not layers (the config) have none.
-    let names: std::collections::HashMap<String, String> = image
-        .manifest
-        .layers
+    let names: std::collections::HashMap<String, String> = images
         .iter()
-        .zip(&image.config.rootfs.diff_ids)
-        .map(|(l, d)| (l.digest.to_string(), short_id(d)))
+        .flat_map(|image| {
+            image
+                .manifest
+                .layers
+                .iter()
+                .zip(&image.config.rootfs.diff_ids)
+                .map(|(l, d)| (l.digest.to_string(), short_id(d)))
+        })
         .collect();
-    for l in image.manifest.layers.iter().rev() {
-        if let Some(n) = names.get(l.digest.as_str()) {
-            lines.state(n, "Preparing");
+    for image in &images {
+        for l in image.manifest.layers.iter().rev() {
+            if let Some(n) = names.get(l.digest.as_str()) {
+                lines.state(n, "Preparing");
+            }
         }
     }
     let (bar_names, bars) = (names.clone(), lines.clone());
@@ -265,7 +281,18 @@ pub fn push_one(
             }
         }
     });
-    let pushed = push::push(kiln, client, &image, target, report)?;
+    let pushed = match &found {
+        Target::Image(image) => push::push(kiln, client, image, target, report)?,
+        Target::Index(index) => {
+            let p = kiln_builder::push_index::push_index(kiln, client, index, target, report)?;
+            Pushed {
+                reference: p.reference,
+                digest: p.digest,
+                size: p.size,
+                blobs: p.images.into_iter().flat_map(|i| i.blobs).collect(),
+            }
+        }
+    };
     for b in pushed.blobs.iter().rev() {
         let Some(n) = names.get(b.digest.as_str()) else {
             continue;
