@@ -50,6 +50,13 @@ if [ ! -x "$arm64_bb/bin/busybox" ]; then
   rm -rf "$dl"
 fi
 export KILN_ARM64_BUSYBOX=$arm64_bb/bin/busybox
+# The C compilers (native and aarch64 cross) as a root filesystem, for the C test's build stage.
+toolchain=$PWD/target/toolchain-rootfs
+if [ ! -x "$toolchain/usr/bin/aarch64-linux-gnu-gcc" ]; then
+  rm -rf "$toolchain"
+  scripts/toolchain-rootfs.sh "$toolchain" >/dev/null
+fi
+export KILN_TOOLCHAIN_ROOTFS=$toolchain
 
 # A docker daemon for the peer tests (no iptables, no bridge: the tests use --network none).
 if ! /usr/bin/docker info >/dev/null 2>&1; then

@@ -315,3 +315,128 @@ fn runners_push_by_digest_and_manifest_create_merges_them() {
 fn sha256_hex(bytes: &[u8]) -> String {
     oci::Digest::sha256(bytes).hex().to_string()
 }
+
+/// The C toolchain root filesystem `scripts/toolchain-rootfs.sh` makes (test.sh makes it
+/// once, in `target/toolchain-rootfs`), or `None` (skipping) without one.
+fn toolchain_rootfs() -> Option<std::path::PathBuf> {
+    let p = std::env::var_os("KILN_TOOLCHAIN_ROOTFS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| common::repo().join("target/toolchain-rootfs"));
+    if p.join("usr/bin/aarch64-linux-gnu-gcc").exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var("KILN_REQUIRE_PEERS").as_deref() != Ok("1"),
+        "no C toolchain root filesystem at {} (scripts/toolchain-rootfs.sh)",
+        p.display()
+    );
+    eprintln!(
+        "skipping: no C toolchain root filesystem at {}",
+        p.display()
+    );
+    None
+}
+
+const HELLO_C: &str = r#"#include <stdio.h>
+int main(void) {
+#if defined(__aarch64__)
+    puts("hello, compiled for aarch64");
+#elif defined(__x86_64__)
+    puts("hello, compiled for x86_64");
+#endif
+    return 0;
+}
+"#;
+
+const HELLO: &str = r#"FROM --platform=$BUILDPLATFORM toolchain:1 AS build
+COPY hello.c /src/
+ARG TARGETARCH
+RUN case "$TARGETARCH" in amd64) CC=gcc ;; arm64) CC=aarch64-linux-gnu-gcc ;; esac && $CC -static -O2 -o /hello /src/hello.c
+FROM busybox
+COPY --from=build /hello /usr/local/bin/hello
+RUN uname -m && hello
+CMD ["hello"]
+"#;
+
+/// The issue's test: a small C program compiled natively for amd64 and cross-compiled for
+/// arm64 in a `$BUILDPLATFORM` stage, an arm64 stage whose RUN runs under QEMU, the index
+/// pushed, read back by skopeo and pulled per platform by kiln.
+#[test]
+fn a_c_program_compiled_natively_and_cross_compiled_into_one_index() {
+    let Some(reg) = registry_support::registry(Registry::anonymous) else {
+        return;
+    };
+    let Some(tc) = toolchain_rootfs() else {
+        return;
+    };
+    let Some(k) = two_platform_busybox() else {
+        return;
+    };
+    k.ok(&["import", tc.to_str().unwrap(), "toolchain:1"]);
+    let env = Env::new();
+    let app = at(&reg, "c/hello:1");
+    let ctx = context(&[("Dockerfile", HELLO), ("hello.c", HELLO_C)]);
+    let (ok, log) = env.build(
+        &k,
+        ctx.path(),
+        &app,
+        &["--platform", "linux/amd64,linux/arm64", "--push"],
+    );
+    assert!(ok, "{log}");
+    // Both compiles ran on the build platform (two steps: TARGETARCH differs), the arm64
+    // stage's RUN under the emulator.
+    let compiles: std::collections::BTreeSet<&str> = log
+        .lines()
+        .filter(|l| l.contains("[linux/amd64 build 3/3] RUN case"))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    assert_eq!(compiles.len(), 2, "{log}");
+    assert!(common::printed(&log, "aarch64"), "{log}");
+    assert!(
+        common::printed(&log, "hello, compiled for aarch64"),
+        "{log}"
+    );
+    assert!(common::printed(&log, "hello, compiled for x86_64"), "{log}");
+
+    if let Some(raw) = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{app}"),
+    ]) {
+        let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        assert_eq!(platforms(&index), ["linux/amd64", "linux/arm64"]);
+        let dir = tempfile::tempdir_in(common::test_tmp()).unwrap();
+        skopeo(&[
+            "copy",
+            "--all",
+            "--src-tls-verify=false",
+            &format!("docker://{app}"),
+            &format!("oci:{}:hello", dir.path().display()),
+        ]);
+        // Every image of the index came along: two manifests, two configs, their layers.
+        let blobs = std::fs::read_dir(dir.path().join("blobs/sha256"))
+            .unwrap()
+            .count();
+        assert!(blobs >= 1 + 2 * 2, "{blobs} blobs");
+    }
+    for (platform, arch, machine) in [
+        ("linux/amd64", "x86_64", 62u8),
+        ("linux/arm64", "aarch64", 183u8),
+    ] {
+        let fresh = Kiln::empty();
+        env.ok(&fresh, &["pull", "--platform", platform, &app]);
+        assert_eq!(
+            env.ok(&fresh, &["run", "--rm", &app]),
+            format!("hello, compiled for {arch}\n")
+        );
+        // The program is an ELF for that machine (e_machine), made by the compiler for it.
+        let out = env.run(
+            &fresh,
+            &["run", "--rm", &app, "cat", "/usr/local/bin/hello"],
+        );
+        assert!(out.status.success());
+        assert_eq!(&out.stdout[..4], b"\x7fELF");
+        assert_eq!(out.stdout[18], machine, "{platform}");
+    }
+}
