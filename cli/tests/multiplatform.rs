@@ -136,6 +136,26 @@ fn two_platforms_in_one_build_make_an_index_with_arm64_run_under_qemu() {
     };
     assert_eq!(digest("app:1"), digest("app:2"));
 
+    // One platform of an index is not removed alone.
+    let arm_id = arch(&["--platform", "linux/arm64"]);
+    assert_eq!(arm_id, "linux/arm64\n");
+    let arm_id = k.ok(&[
+        "inspect",
+        "--platform",
+        "linux/arm64",
+        "--format",
+        "{{.Id}}",
+        "app:1",
+    ]);
+    let out = k.run(&["rmi", "-f", arm_id.trim()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("is one platform of the multi-platform image"),
+        "{err}"
+    );
+    assert_eq!(arch(&["--platform", "linux/arm64"]), "linux/arm64\n");
+
     // A tag of the index names the index; rmi of every tag removes it and its images.
     k.ok(&["tag", "app:1", "app:3"]);
     assert_eq!(digest("app:3"), digest("app:1"));

@@ -99,6 +99,20 @@ impl ImageStore {
                     return Err(StoreError::NotFound(name.to_string()))
                 }
                 Found::Ids(ms) => {
+                    // One platform of an index goes with the index, not alone.
+                    let children = idx.index_children();
+                    if let Some(m) = ms.iter().find(|m| children.contains(m.as_str())) {
+                        let of = idx
+                            .indexes
+                            .iter()
+                            .find(|(_, e)| e.manifests.contains(m))
+                            .map(|(d, _)| short_id(d))
+                            .unwrap_or_default();
+                        return Err(StoreError::Conflict(format!(
+                            "unable to delete {} (cannot be forced) - image is one platform of the multi-platform image {of}: remove that instead",
+                            short_id(&self.image_id(m))
+                        )));
+                    }
                     for m in &ms {
                         let Some(u) = user_of(m) else { continue };
                         let (why, state) = if u.running {

@@ -272,7 +272,9 @@ fn run_build(
             crate::diag::block(&super::check::build_summary(&res.warnings));
             super::multiplatform::shared_note(&res);
             if let Some(spec) = output {
-                super::output::write(kiln, spec, &res.image.manifest_digest)?;
+                // A build for several platforms goes out as its index.
+                let built = res.index.as_deref().unwrap_or(&res.image.manifest_digest);
+                super::output::write(kiln, spec, built)?;
             }
             if push {
                 push_tags(kiln, &req.tags, a.quiet)?;
