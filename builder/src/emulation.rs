@@ -30,7 +30,7 @@ pub fn check_graph(graph: &Graph, targets: &[VertexId]) -> Result<Vec<(Platform,
         }
         if let Op::Exec(e) = &graph.vertex(v).op {
             if let Some(p) = &e.platform {
-                first.entry(p.to_string()).or_insert((p.clone(), v));
+                first.entry(p.to_string()).or_insert(((**p).clone(), v));
             }
         }
         stack.extend(graph.inputs(v));

@@ -61,7 +61,7 @@ fn runs_of(plan: &BuildPlan, cmd: &str) -> Vec<(kiln_solver::VertexId, Option<Pl
     execs(plan)
         .into_iter()
         .filter(|(_, e)| e.meta.args.last().map(String::as_str) == Some(cmd))
-        .map(|(v, e)| (v, e.platform))
+        .map(|(v, e)| (v, e.platform.map(|p| *p)))
         .collect()
 }
 

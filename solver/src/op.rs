@@ -48,7 +48,7 @@ pub struct ExecOp {
     /// digest, so that the same step for two platforms is two vertices, and what the worker
     /// reads to run it natively or through an emulator. `None`: the worker's own platform.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<oci::Platform>,
+    pub platform: Option<Box<oci::Platform>>,
 }
 
 /// The process of an exec op.

@@ -269,7 +269,7 @@ fn stages(
                     .resolver
                     .and_then(|r| r.resolve(&bases[i], &platform).ok());
                 if let Some(r) = &resolved {
-                    base_platform(r, &platform, &st.from.node, sink);
+                    base_platform(r, &platform, st.from.node, sink);
                 }
                 Scope::from_image(resolved.as_ref().map(|r| &r.config))
             }

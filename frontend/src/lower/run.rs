@@ -222,7 +222,7 @@ impl Lowerer<'_> {
             network: r.network.unwrap_or(self.opts.network),
             security: r.security.unwrap_or_default(),
             // The stage's platform: the worker runs it natively or through an emulator.
-            platform: Some(st.platform.normalized()),
+            platform: Some(Box::new(st.platform.normalized())),
         };
         let meta = st.meta(loc, &display_text(self.lexer, st, cmd));
         st.vertex = self.graph.add(Op::Exec(exec), &inputs.0, meta);
