@@ -26,7 +26,8 @@ arm64_bb=${KILN_ARM64_BUSYBOX:-$PWD/target/arm64-busybox/bin/busybox}
 cargo build --release -q -p kiln-cli
 kiln=${KILN:-$PWD/target/release/kiln}
 work=$(mktemp -d /var/tmp/kiln-mpbench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# Docker's builds carry a label, so the images a rep's retag leaves dangling go at the end.
+trap 'rm -rf "$work"; "$docker" image prune -f --filter label=kiln-mpbench=1 >/dev/null 2>&1 || true' EXIT
 export KILN_ROOT=$work/root
 
 scripts/busybox-rootfs.sh "$work/amd64" >/dev/null
@@ -71,8 +72,8 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 k_times=() d_amd=() d_arm=() d_sum=()
 for r in $(seq "$reps"); do
   k=$(secs "$kiln" build --no-cache --progress=plain --platform linux/amd64,linux/arm64 -t mpbench/app:k "$ctx")
-  a=$(secs env DOCKER_BUILDKIT=1 "$docker" build --no-cache --network=host --progress=plain --platform linux/amd64 -t mpbench/app:amd64 "$ctx")
-  b=$(secs env DOCKER_BUILDKIT=1 "$docker" build --no-cache --network=host --progress=plain --platform linux/arm64 -t mpbench/app:arm64 "$ctx")
+  a=$(secs env DOCKER_BUILDKIT=1 "$docker" build --no-cache --network=host --progress=plain --label kiln-mpbench=1 --platform linux/amd64 -t mpbench/app:amd64 "$ctx")
+  b=$(secs env DOCKER_BUILDKIT=1 "$docker" build --no-cache --network=host --progress=plain --label kiln-mpbench=1 --platform linux/arm64 -t mpbench/app:arm64 "$ctx")
   s=$(echo "$a + $b" | bc)
   printf 'rep %d: kiln %.2fs   buildkit amd64 %.2fs + arm64 %.2fs = %.2fs\n' "$r" "$k" "$a" "$b" "$s"
   k_times+=("$k") d_amd+=("$a") d_arm+=("$b") d_sum+=("$s")
