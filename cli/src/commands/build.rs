@@ -173,13 +173,8 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let target_platform = match &a.platform {
-        Some(p) if p.contains(',') => {
-            bail!("--platform with several platforms is not supported yet")
-        }
-        Some(p) => Platform::parse(p).map_err(|e| anyhow!(e))?,
-        None => Platform::host(),
-    };
+    let platforms = super::multiplatform::parse_platforms(a.platform.as_deref())?;
+    let target_platform = platforms.first().cloned().unwrap_or_else(Platform::host);
     let source_date_epoch = build_args
         .get("SOURCE_DATE_EPOCH")
         .cloned()
@@ -236,6 +231,11 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
         outputs: output.into_iter().collect(),
         push,
         push_lines: None,
+        platforms: if platforms.len() > 1 {
+            platforms
+        } else {
+            Vec::new()
+        },
     };
     let from_stdin = a.context.as_os_str() == "-";
     if a.check && !from_stdin {
@@ -292,15 +292,30 @@ fn run_build(kiln: &Kiln, req: &mut BuildRequest, a: &BuildArgs) -> anyhow::Resu
                 crate::diag::warning(&w.message);
             }
             crate::diag::block(&super::check::build_summary(&res.warnings));
+            super::multiplatform::shared_note(&res);
+            // buildx: the config digest, or the index's digest when there is no one config.
+            let id = res.index.as_deref().unwrap_or(&res.image.config_digest);
             if let Some(f) = &a.iidfile {
-                super::output::write_file(f, res.image.config_digest.as_bytes(), "--iidfile")?;
+                super::output::write_file(f, id.as_bytes(), "--iidfile")?;
             }
             if let Some(f) = &a.metadata_file {
                 let json = super::output::metadata_json(&res.metadata)?;
                 super::output::write_file(f, &json, "--metadata-file")?;
             }
-            if a.quiet && !req.outputs.iter().any(writes_stdout) {
-                println!("{}", res.image.config_digest);
+            let by_digest = req.outputs.iter().any(|o| o.push_by_digest);
+            if by_digest {
+                // Each repository with the digest it now holds, for `kiln manifest create`.
+                let digest = res
+                    .metadata
+                    .get("containerimage.digest")
+                    .and_then(|d| d.as_str())
+                    .unwrap_or_default();
+                for t in &res.tags {
+                    println!("{}@{digest}", t.name());
+                }
+            } else if a.quiet && !req.outputs.iter().any(writes_stdout) {
+                // An index's ID is its digest (docker's containerd store).
+                println!("{id}");
             }
             Ok(ExitCode::SUCCESS)
         }
