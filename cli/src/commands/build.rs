@@ -56,10 +56,10 @@ pub struct BuildArgs {
     #[arg(long, default_value = "default")]
     network: String,
     /// Output destination (format: "type=local,dest=path"; types: image, registry, oci,
-    /// docker, local, tar; "-o DIR" and "-o -" are local and tar); the image always goes to the
-    /// local store too
+    /// docker, local, tar; "-o DIR" and "-o -" are local and tar); may be given several times;
+    /// the image always goes to the local store too
     #[arg(short = 'o', long)]
-    output: Option<String>,
+    output: Vec<String>,
     /// Write the image ID to the file
     #[arg(long)]
     iidfile: Option<PathBuf>,
@@ -154,7 +154,14 @@ fn parse_kv(
 
 pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
     let build_args = parse_kv(&a.build_args, "build-arg", true)?;
-    let output = a.output.as_deref().map(super::output::parse).transpose()?;
+    let outputs = a
+        .output
+        .iter()
+        .map(|o| super::output::parse(o))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if outputs.iter().filter(|o| writes_stdout(o)).count() > 1 {
+        bail!("invalid --output: only one output can write to stdout (\"-\")");
+    }
     let labels = parse_kv(&a.labels, "label", false)?;
     let network = match a.network.as_str() {
         "default" | "bridge" => kiln_builder::solver::NetworkMode::Default,
@@ -201,8 +208,8 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
         dockerignore: None,
     };
     let mut tags = a.tags.clone();
-    tags.extend(output.iter().flat_map(|o| o.names.iter().cloned()));
-    let push = a.push || output.as_ref().is_some_and(|o| o.push);
+    tags.extend(outputs.iter().flat_map(|o| o.names.iter().cloned()));
+    let push = a.push || outputs.iter().any(|o| o.push);
     for (f, flag) in [
         (&a.iidfile, "--iidfile"),
         (&a.metadata_file, "--metadata-file"),
@@ -228,7 +235,7 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
             kiln_builder::resolver::PullPolicy::Missing
         },
         secrets: Default::default(),
-        outputs: output.into_iter().collect(),
+        outputs,
         push,
         push_lines: None,
         platforms: if platforms.len() > 1 {
