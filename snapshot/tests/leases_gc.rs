@@ -318,7 +318,7 @@ fn a_meta_file_a_crash_left_torn_is_an_unknown_snapshot_that_is_collected() {
         .filter(|r| !r.readable)
         .map(|r| r.id.0.clone())
         .collect();
-    assert_eq!(unreadable, [child.0.clone()]);
+    assert_eq!(unreadable, std::slice::from_ref(&child.0));
     assert!(st.snaps.prepare(Some(&child)).is_err(), "not a parent");
     collect(&st, &GcRoots::default());
     assert!(!ids(&st.snaps).contains(&child.0));
