@@ -25,6 +25,18 @@ pub fn apply_actions(
     actions: &[FileAction],
     opts: &FileOpOptions,
 ) -> Result<(), FileOpError> {
+    apply_actions_reusing(dest_root, sources, actions, opts, None)
+}
+
+/// [`apply_actions`], with the files of the copies that `reuse` can give written as
+/// placeholders for [`Reuse::finish`](super::Reuse::finish) to fill.
+pub fn apply_actions_reusing(
+    dest_root: &Path,
+    sources: &[SourceRoot],
+    actions: &[FileAction],
+    opts: &FileOpOptions,
+    mut reuse: Option<&mut super::Reuse>,
+) -> Result<(), FileOpError> {
     let dest = Root::open(dest_root)?;
     let mut opened: HashMap<usize, Root> = HashMap::new();
     for a in actions {
@@ -40,7 +52,7 @@ pub fn apply_actions(
                         .ok_or(FileOpError::NoSuchInput(c.src_input, sources.len() + 1))?
                 };
                 if c.src_input == 0 {
-                    copy_action(&dest, src, &dest, c, opts)?;
+                    copy_action(&dest, src, &dest, c, opts, None)?;
                 } else {
                     let src_root = match opened.entry(c.src_input) {
                         std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
@@ -48,7 +60,7 @@ pub fn apply_actions(
                             v.insert(Root::open(&src.root)?)
                         }
                     };
-                    copy_action(&dest, src, src_root, c, opts)?;
+                    copy_action(&dest, src, src_root, c, opts, reuse.as_deref_mut())?;
                 }
             }
             FileAction::Mkdir {
@@ -218,6 +230,7 @@ fn copy_action(
     src_root: &Root,
     a: &CopyAction,
     opts: &FileOpOptions,
+    reuse: Option<&mut super::Reuse>,
 ) -> Result<(), FileOpError> {
     let chown = a
         .owner
@@ -272,6 +285,7 @@ fn copy_action(
         hashed: src.hashed.as_ref(),
         dest,
         links: HashMap::new(),
+        reuse,
     };
     for m in &matches {
         let mut dest_path = a.dest.clone();
