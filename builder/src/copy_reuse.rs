@@ -93,3 +93,32 @@ impl Shape {
         let _ = std::fs::remove_file(&self.path);
     }
 }
+
+/// Remove the records whose snapshot `gone` says is removed or unknown (after a prune).
+pub(crate) fn sweep(kiln: &Kiln, gone: &dyn Fn(&SnapshotId) -> bool) {
+    #[derive(Deserialize)]
+    struct Head {
+        snapshot: String,
+    }
+    let Ok(entries) = std::fs::read_dir(kiln.root.join("copy-reuse")) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().as_encoded_bytes().starts_with(b".") {
+            // A record being written by a build running now.
+            continue;
+        }
+        let path = e.path();
+        let head = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Head>(&b).ok());
+        // Unreadable ones go too.
+        let dead = match head {
+            Some(h) => gone(&SnapshotId(h.snapshot)),
+            None => true,
+        };
+        if dead {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}

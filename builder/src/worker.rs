@@ -468,6 +468,7 @@ impl KilnWorker {
         op: &FileOp,
         inputs: &[Ref],
     ) -> std::result::Result<Ref, WorkerError> {
+        let start = Instant::now();
         let parent = Self::parent_snapshot(inputs.first())?;
         let shape = match (self.kiln.snapshots.mode(), &self.context) {
             // Only overlay layers hold nothing but their own files, safe to share.
@@ -494,7 +495,7 @@ impl KilnWorker {
                             "{} unchanged files reused from the previous build of this step, {} copied\n",
                             stats.reused, stats.copied
                         ),
-                        elapsed: std::time::Duration::ZERO,
+                        elapsed: start.elapsed(),
                     });
                 }
                 Ok(r)

@@ -274,6 +274,8 @@ fn copy_action(
     // Implicitly created parents are 0755 and owned by the --chown user (or root): --chmod is
     // for what is copied, never for the directories made to hold it (Docker 20.10's BuildKit).
     let parent_mode = 0o755;
+    // Sharing needs each destination path to be written once: one source, walked once.
+    let reuse = if matches.len() == 1 { reuse } else { None };
     let mut cx = CopyCtx {
         chown,
         force_owner: src.force_owner,
@@ -319,6 +321,12 @@ fn copy_action(
                 .map(|(p, _)| p.to_string())
                 .unwrap_or_default()
         };
+        // A destination directory this copy makes holds nothing of the layers below.
+        let fresh_dest = is_dir_dest
+            && match dest.stat(ensure.as_str(), true) {
+                Ok(m) => m.is_none(),
+                Err(e) => e.is_not_found(),
+            };
         mkdir_all(dest, &ensure, parent_mode, chown, a.mtime)?;
         let target = dest.resolve(dest_clean.as_str(), true)?;
         let src_is_dir = src_meta.is_dir();
@@ -357,6 +365,7 @@ fn copy_action(
                     rel,
                 },
                 contents_root,
+                fresh_dest,
             )?;
         } else {
             copy_tree(
@@ -369,6 +378,7 @@ fn copy_action(
                     rel: target.rel(),
                 },
                 contents_root,
+                fresh_dest,
             )?;
         }
     }

@@ -108,6 +108,9 @@ struct Frame {
     meta: Meta,
     /// Made by this copy (so it gets the source's metadata at the end).
     created: bool,
+    /// Made by this copy, here or as the destination directory before it (so it holds nothing
+    /// of the layers below).
+    fresh: bool,
     /// An excluded directory kept only if something below it is copied.
     excluded_existed: Option<bool>,
     wrote: bool,
@@ -137,19 +140,21 @@ fn prepare_dir(dir: &Dir, name: &OsStr) -> Result<bool, FileOpError> {
 /// Copies `src` (`root_rel` its path in the source root, `sub_rel` its path below the copied
 /// source) to `dst`. Returns whether anything was written. `contents_root` marks the top of a
 /// directory-contents copy: if created, it gets the chown/root owner instead of the source's.
+/// `fresh_dest`: the copy made `dst` just before (as the destination directory).
 pub(super) fn copy_tree(
     cx: &mut CopyCtx<'_>,
     src: At<'_>,
     sub_rel: &str,
     dst: At<'_>,
     contents_root: bool,
+    fresh_dest: bool,
 ) -> Result<bool, FileOpError> {
     let meta = src
         .dir
         .stat(src.name)?
         .ok_or_else(|| FileOpError::NotFound(format!("/{}", src.rel)))?;
     if !meta.is_dir() {
-        return copy_leaf(cx, &src, &meta, &dst, false);
+        return copy_leaf(cx, &src, &meta, &dst, fresh_dest);
     }
     let created = prepare_dir(dst.dir, dst.name)?;
     let s = open_sub(src.dir, src.name)?;
@@ -164,6 +169,7 @@ pub(super) fn copy_tree(
         dst_rel: dst.rel.clone(),
         meta,
         created,
+        fresh: created || fresh_dest,
         excluded_existed: None,
         wrote: created,
         contents_root,
@@ -196,7 +202,7 @@ pub(super) fn copy_tree(
                         name: &name,
                         rel: child_dst,
                     },
-                    top.created,
+                    top.fresh,
                 )?;
                 top.wrote |= wrote;
                 continue;
@@ -218,6 +224,7 @@ pub(super) fn copy_tree(
                 dst_rel: child_dst,
                 meta: cmeta,
                 created,
+                fresh: created,
                 excluded_existed: existed,
                 wrote: created,
                 contents_root: false,

@@ -176,7 +176,9 @@ impl Reuse {
             };
             let name = OsStr::new(name);
             if dir.stat(name)?.is_some() {
-                return Err(changed(rel, "an entry appeared where the copy left none"));
+                // Something the copy made later took the name (a directory): it stays.
+                self.manifest.remove(rel);
+                continue;
             }
             let Some(em) = edir.stat(name)?.filter(|m| m.is_file() && m.size == x.size) else {
                 return Err(changed(rel, "the earlier result of this step changed"));
