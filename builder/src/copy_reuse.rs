@@ -22,6 +22,9 @@ struct Record {
     files: HashMap<String, String>,
 }
 
+/// An earlier result: its snapshot and the content sha256 of each regular file it copied.
+pub(crate) type Earlier = (SnapshotId, HashMap<String, String>);
+
 /// The step shape of a file op that can copy incrementally: a single COPY from the build
 /// context (not an ADD that may unpack an archive) onto `parent`.
 pub(crate) struct Shape {
@@ -57,7 +60,7 @@ pub(crate) fn shape(
 
 impl Shape {
     /// The earlier result of this step, if its record and snapshot are still there.
-    pub(crate) fn earlier(&self, kiln: &Kiln) -> Option<(SnapshotId, HashMap<String, String>)> {
+    pub(crate) fn earlier(&self, kiln: &Kiln) -> Option<Earlier> {
         let bytes = std::fs::read(&self.path).ok()?;
         let r: Record = serde_json::from_slice(&bytes).ok()?;
         let id = SnapshotId(r.snapshot);

@@ -513,7 +513,6 @@ impl KilnWorker {
 
     /// Apply `op` on a new snapshot over `parent`; with a shape, reusing the files of its earlier
     /// result (if any) and remembering this one.
-    #[allow(clippy::type_complexity)]
     fn file_with(
         &self,
         op: &FileOp,
@@ -521,7 +520,7 @@ impl KilnWorker {
         parent: Option<&SnapshotId>,
         reuse: Option<(
             &crate::copy_reuse::Shape,
-            Option<(SnapshotId, std::collections::HashMap<String, String>)>,
+            Option<crate::copy_reuse::Earlier>,
         )>,
     ) -> std::result::Result<(Ref, crate::fileop::ReuseStats), WorkerError> {
         let (shape, earlier) = match reuse {

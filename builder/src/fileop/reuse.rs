@@ -31,6 +31,17 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
+/// Extended attributes, sorted by key.
+pub(super) type Xattrs = Vec<(OsString, Vec<u8>)>;
+
+/// A directory of the new layer being filled, beside the same one of the earlier layer.
+struct InDir {
+    dir: Dir,
+    earlier: Dir,
+    /// Its times before the first change.
+    times: Meta,
+}
+
 /// What a new entry must look like.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Expect {
@@ -40,8 +51,7 @@ pub(super) struct Expect {
     pub gid: u32,
     pub atime: (i64, u32),
     pub mtime: (i64, u32),
-    /// Sorted by key.
-    pub xattrs: Vec<(OsString, Vec<u8>)>,
+    pub xattrs: Xattrs,
 }
 
 /// What a copy may share, and what it learns for the next one.
@@ -145,32 +155,40 @@ impl Reuse {
         };
         let up = Root::open_no_symlinks(layer)?;
         let mut reflink = true;
-        // (path, directory, earlier directory, times before the first change there); `None`
-        // in the second place: the directory is gone (replaced later in the copy).
-        let mut current: Option<(String, Option<(Dir, Dir, Meta)>)> = None;
+        // The directory being filled, by path (`None`: gone, replaced later in the copy).
+        let mut current: Option<(String, Option<InDir>)> = None;
         let pending = std::mem::take(&mut self.pending);
         self.index.clear();
         for (rel, expect) in &pending {
             let Some(x) = expect else { continue };
             let (parent, name) = split(rel);
             if current.as_ref().map(|c| c.0.as_str()) != Some(parent) {
-                if let Some((_, Some((d, _, m)))) = current.take() {
-                    d.set_times(OsStr::new(""), m.atime, m.mtime)?;
+                if let Some((_, Some(d))) = current.take() {
+                    d.restore_times()?;
                 }
                 let opened = match up.open_dir(parent) {
-                    Ok(d) => {
-                        let ed = earlier.layer.open_dir(parent)?;
-                        let m = d
+                    Ok(dir) => {
+                        let times = dir
                             .stat(OsStr::new(""))?
                             .ok_or_else(|| FileOpError::NotFound(format!("/{parent}")))?;
-                        Some((d, ed, m))
+                        Some(InDir {
+                            earlier: earlier.layer.open_dir(parent)?,
+                            dir,
+                            times,
+                        })
                     }
                     Err(e) if gone(&e) => None,
                     Err(e) => return Err(e.into()),
                 };
                 current = Some((parent.to_string(), opened));
             }
-            let Some((_, Some((dir, edir, _)))) = current.as_ref() else {
+            let Some((
+                _,
+                Some(InDir {
+                    dir, earlier: edir, ..
+                }),
+            )) = current.as_ref()
+            else {
                 self.manifest.remove(rel);
                 continue;
             };
@@ -192,10 +210,19 @@ impl Reuse {
             }
             stats.reused += 1;
         }
-        if let Some((_, Some((d, _, m)))) = current.take() {
-            d.set_times(OsStr::new(""), m.atime, m.mtime)?;
+        if let Some((_, Some(d))) = current.take() {
+            d.restore_times()?;
         }
         Ok(stats)
+    }
+}
+
+impl InDir {
+    /// Put back the times the copy gave the directory (adding names to it changed them).
+    fn restore_times(&self) -> Result<(), FileOpError> {
+        Ok(self
+            .dir
+            .set_times(OsStr::new(""), self.times.atime, self.times.mtime)?)
     }
 }
 
@@ -246,7 +273,7 @@ fn fill(
 
 /// The xattrs of an earlier file, or `None` when it has overlayfs-private ones (its inode is
 /// then not handed to a new layer).
-fn plain_xattrs(dir: &Dir, name: &OsStr) -> Result<Option<Vec<(OsString, Vec<u8>)>>, FileOpError> {
+fn plain_xattrs(dir: &Dir, name: &OsStr) -> Result<Option<Xattrs>, FileOpError> {
     let list = dir.list_xattrs(name)?;
     let private = list.iter().any(|(k, _)| {
         k.as_encoded_bytes().starts_with(b"trusted.overlay.")
