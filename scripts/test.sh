@@ -19,6 +19,46 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# Multi-platform builds (cli/tests/multiplatform.rs): arm64 RUN through binfmt_misc and QEMU
+# (qemu-user-static registers its emulators with the F flag through binfmt-support), the arm64
+# busybox base (downloaded and unpacked, never installed: it would replace the amd64 one every
+# test uses), and the aarch64 cross compiler of the C test.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+  apt-get update -qq
+fi
+need=()
+for p in qemu-user-static binfmt-support gcc-aarch64-linux-gnu libc6-dev-arm64-cross; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "scripts/test.sh: installing ${need[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  update-binfmts --enable qemu-aarch64 || update-binfmts --import qemu-aarch64
+fi
+arm64_bb=$PWD/target/arm64-busybox
+if [ ! -x "$arm64_bb/bin/busybox" ]; then
+  dl=$(mktemp -d)
+  (cd "$dl" && apt-get download -qq busybox-static:arm64 2>/dev/null)
+  mkdir -p "$arm64_bb"
+  dpkg-deb -x "$dl"/busybox-static_*_arm64.deb "$arm64_bb"
+  rm -rf "$dl"
+fi
+export KILN_ARM64_BUSYBOX=$arm64_bb/bin/busybox
+# The C compilers (native and aarch64 cross) as a root filesystem, for the C test's build stage.
+toolchain=$PWD/target/toolchain-rootfs
+if [ ! -x "$toolchain/usr/bin/aarch64-linux-gnu-gcc" ]; then
+  rm -rf "$toolchain"
+  scripts/toolchain-rootfs.sh "$toolchain" >/dev/null
+fi
+export KILN_TOOLCHAIN_ROOTFS=$toolchain
+
 # A docker daemon for the peer tests (no iptables, no bridge: the tests use --network none).
 if ! /usr/bin/docker info >/dev/null 2>&1; then
   if ! pgrep -x dockerd >/dev/null; then

@@ -7,8 +7,9 @@ use crate::export::{exporters_for, ExportedImage, Metadata, OutputSpec, PushLine
 use crate::resolver::{PullPolicy, StoreResolver};
 use crate::root::Kiln;
 use crate::store::Reference;
-use crate::worker::{snapshot_of, KilnWorker};
-use kiln_frontend::lower::{lower, BuildOptions, IgnoreMatcher, Warning};
+use crate::worker::KilnWorker;
+use kiln_frontend::image::Platform;
+use kiln_frontend::lower::{lower_platforms, BuildOptions, IgnoreMatcher, Warning};
 use kiln_runtime::Runtime;
 use kiln_solver::{Event, ProgressSink, SolveOptions, Solver};
 use std::path::{Path, PathBuf};
@@ -40,6 +41,9 @@ pub struct BuildRequest {
     pub push: bool,
     /// Where a push prints docker's lines (none: nothing is printed).
     pub push_lines: Option<PushLinesHandle>,
+    /// `--platform a,b,…` with several platforms: one image each, in one solve, and an index
+    /// over them under the tags. Empty: `options.target_platform` alone.
+    pub platforms: Vec<Platform>,
 }
 
 /// A shared [`PushLines`] in a [`BuildRequest`].
@@ -55,11 +59,18 @@ impl std::fmt::Debug for PushLinesHandle {
 /// What a build made.
 #[derive(Debug, Clone)]
 pub struct BuildResult {
+    /// The image (the first platform's, for a build of several).
     pub image: ExportedImage,
     pub tags: Vec<Reference>,
     pub warnings: Vec<Warning>,
     /// What the exporters said (buildx's `--metadata-file` keys).
     pub metadata: Metadata,
+    /// A build for several platforms: the index the tags name.
+    pub index: Option<String>,
+    /// Each platform's image.
+    pub images: Vec<crate::export::BuiltImage>,
+    /// The steps the platforms shared (each ran, or was found in the cache, once).
+    pub shared: Vec<String>,
 }
 
 /// Find the Dockerfile of a request, as docker does.
@@ -181,9 +192,18 @@ pub fn build(
         options.dockerignore = Some(Arc::new(ContextIgnore(ignore.clone())));
     }
     let resolver = StoreResolver::new(kiln).with_policy(req.pull);
-    let plan = lower(&text, &options, &resolver).map_err(|e| Error::new(e.to_string()))?;
+    let platforms = if req.platforms.is_empty() {
+        vec![options.target_platform.clone()]
+    } else {
+        req.platforms.clone()
+    };
+    let plans = lower_platforms(&text, &options, &platforms, &resolver)
+        .map_err(|e| Error::new(e.to_string()))?;
+    let plan = &plans[0];
+    let targets: Vec<_> = plans.iter().map(|p| p.result).collect();
     check_entitlements(&plan.graph, req.allow_insecure)?;
-    let mut warnings = plan.warnings.clone();
+    crate::emulation::check_graph(&plan.graph, &targets)?;
+    let mut warnings: Vec<Warning> = plans.iter().flat_map(|p| p.warnings.clone()).collect();
     if uses_default_network(&plan.graph) && kiln_runtime::nat_helper().is_none() {
         warnings.push(Warning {
             rule: String::new(),
@@ -212,7 +232,7 @@ pub fn build(
         inner: progress,
         max: AtomicUsize::new(0),
     };
-    let result = match solver.solve(&plan.graph, plan.result, &counting, cancel) {
+    let results = match solver.solve_all(&plan.graph, &targets, &counting, cancel) {
         Ok(r) => r,
         Err(kiln_solver::SolveError::Vertex(f)) => {
             return Err(Error {
@@ -228,7 +248,10 @@ pub fn build(
     };
 
     let export_vertex = counting.max.load(Ordering::Relaxed) + 1;
-    let top = snapshot_of(&result)?;
+    let tops = results
+        .iter()
+        .map(crate::worker::snapshot_of)
+        .collect::<Result<Vec<_>>>()?;
     let no_lines = crate::export::registry::NoLines;
     let plan_out = ExportPlan {
         exporters: &exporters,
@@ -236,13 +259,29 @@ pub fn build(
         epoch: options.source_date_epoch,
         push_lines: req.push_lines.as_ref().map_or(&no_lines, |h| &*h.0),
     };
-    let (built, metadata) = export_build(kiln, &plan, top, &plan_out, progress, export_vertex)?;
-    let image = built.image;
+    let exported = export_build(
+        kiln,
+        &plans,
+        &platforms,
+        &tops,
+        &plan_out,
+        progress,
+        export_vertex,
+    )?;
+    let image = exported.images[0].image.clone();
+    let shared = if plans.len() > 1 {
+        crate::multiplatform::shared_steps(&plan.graph, &targets)
+    } else {
+        Vec::new()
+    };
     Ok(BuildResult {
         image,
         tags,
         warnings,
-        metadata,
+        metadata: exported.metadata,
+        index: exported.index,
+        images: exported.images,
+        shared,
     })
 }
 

@@ -71,8 +71,13 @@ pub fn import_rootfs_with(
         ..Default::default()
     };
     let manifest_digest = store.put_image(&config, vec![layer])?;
-    if let Some(r) = reference {
-        store.tag(r, &manifest_digest)?;
+    match reference {
+        // An explicit platform joins the others the name holds (an index), as a pull does.
+        Some(r) if opts.platform.is_some() => {
+            store.add_pulled_platform(&manifest_digest, std::slice::from_ref(r), None)?
+        }
+        Some(r) => store.tag(r, &manifest_digest)?,
+        None => {}
     }
     Ok(manifest_digest)
 }

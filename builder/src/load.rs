@@ -89,12 +89,14 @@ pub fn load(store: &ImageStore, r: impl Read) -> Result<Vec<LoadedImage>> {
 pub fn load_with(store: &ImageStore, r: impl Read, opts: &LoadOptions) -> Result<Vec<LoadedImage>> {
     let scanned = scan_archive(store, r)?;
     let mut new_blobs = BTreeSet::new();
-    let result = plan(store, &scanned, opts, &mut new_blobs).and_then(|planned| {
+    let mut indexes = Vec::new();
+    let result = plan(store, &scanned, opts, &mut new_blobs, &mut indexes).and_then(|planned| {
         let regs: Vec<(String, Vec<Reference>)> = planned
             .iter()
             .map(|p| (p.image.manifest_digest.clone(), p.image.tags.clone()))
             .collect();
         store.add_images_tagged(&regs)?;
+        crate::load_index::register(store, &indexes)?;
         Ok(planned)
     });
     match result {
@@ -103,8 +105,16 @@ pub fn load_with(store: &ImageStore, r: impl Read, opts: &LoadOptions) -> Result
                 .iter()
                 .flat_map(|p| p.blobs.iter().cloned())
                 .collect();
+            let mut keep = keep;
+            keep.extend(indexes.iter().map(|i| i.manifest_digest.clone()));
             scanned.discard_new(store, &keep);
-            Ok(planned.into_iter().map(|p| p.image).collect())
+            // An index's images are said as the index (`Loaded image: app:1`).
+            Ok(planned
+                .into_iter()
+                .filter(|p| !p.in_index)
+                .map(|p| p.image)
+                .chain(indexes)
+                .collect())
         }
         Err(e) => {
             scanned.discard_new(store, &BTreeSet::new());
@@ -121,6 +131,8 @@ pub fn load_with(store: &ImageStore, r: impl Read, opts: &LoadOptions) -> Result
 struct Planned {
     image: LoadedImage,
     blobs: Vec<String>,
+    /// An image of a whole index the archive holds (registered and named with it).
+    in_index: bool,
 }
 
 fn plan(
@@ -128,9 +140,10 @@ fn plan(
     scanned: &ScannedArchive,
     opts: &LoadOptions,
     new_blobs: &mut BTreeSet<String>,
+    indexes: &mut Vec<LoadedImage>,
 ) -> Result<Vec<Planned>> {
     let mut planned = if scanned.contains("index.json") {
-        plan_oci(store, scanned, opts)?
+        plan_oci(store, scanned, opts, indexes)?
     } else if scanned.contains("manifest.json") {
         plan_docker(store, scanned, new_blobs)?
     } else {
@@ -151,6 +164,7 @@ fn plan_oci(
     store: &ImageStore,
     scanned: &ScannedArchive,
     opts: &LoadOptions,
+    indexes: &mut Vec<LoadedImage>,
 ) -> Result<Vec<Planned>> {
     if scanned.contains("oci-layout") {
         let layout: OciLayout = serde_json::from_slice(scanned.small("oci-layout")?)
@@ -168,6 +182,28 @@ fn plan_oci(
     let mut out: Vec<Planned> = Vec::new();
     for desc in &index.manifests {
         let names = names_from_annotations(desc)?;
+        // An index whose every image the archive holds is kept whole (no platform asked).
+        if opts.platform.is_none() {
+            if let Some(children) = crate::load_index::whole_index(store, desc)? {
+                for m in children {
+                    if !out.iter().any(|p| p.image.manifest_digest == m) {
+                        let mut p = plan_manifest(store, &m)?;
+                        p.in_index = true;
+                        out.push(p);
+                    }
+                }
+                let digest = desc.digest.to_string();
+                match indexes.iter_mut().find(|i| i.manifest_digest == digest) {
+                    Some(i) => push_unique(&mut i.tags, names),
+                    None => indexes.push(LoadedImage {
+                        id: digest.clone(),
+                        manifest_digest: digest,
+                        tags: names,
+                    }),
+                }
+                continue;
+            }
+        }
         let Some(m) = pick_manifest(store, desc, &platform, 0)? else {
             continue;
         };
@@ -180,7 +216,7 @@ fn plan_oci(
             }
         }
     }
-    if out.is_empty() {
+    if out.is_empty() && indexes.is_empty() {
         return Err(StoreError::Archive(
             "index.json lists no image manifest".into(),
         ));
@@ -343,6 +379,7 @@ fn plan_manifest(store: &ImageStore, manifest_digest: &str) -> Result<Planned> {
             tags: Vec::new(),
         },
         blobs,
+        in_index: false,
     })
 }
 
@@ -354,7 +391,7 @@ fn add_repo_tags(scanned: &ScannedArchive, planned: &mut [Planned]) -> Result<()
         let Some(id) = implied_digest(&e.config) else {
             continue;
         };
-        let Some(p) = planned.iter_mut().find(|p| p.image.id == id) else {
+        let Some(p) = planned.iter_mut().find(|p| p.image.id == id && !p.in_index) else {
             continue;
         };
         let tags = e
@@ -499,6 +536,7 @@ fn plan_docker_entry(
             tags,
         },
         blobs,
+        in_index: false,
     })
 }
 

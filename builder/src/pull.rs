@@ -221,7 +221,7 @@ pub fn register(kiln: &Kiln, image: &RemoteImage) -> Result<(), PullError> {
     } else {
         Vec::new()
     };
-    kiln.images.add_pulled(
+    kiln.images.add_pulled_platform(
         &image.manifest_digest,
         &tags,
         Some(&image.repo_digest_ref()),

@@ -78,6 +78,36 @@ pub fn push(
     if target.tag.is_none() {
         target.tag = Some("latest".into());
     }
+    push_to(kiln, client, image, dist, target, progress)
+}
+
+/// Push `image` (as `dist`) to the repository of `repository` without a tag (the manifest by
+/// its digest): one platform of an index, or `push-by-digest=true`.
+pub fn push_by_digest(
+    kiln: &Kiln,
+    client: &registry::blocking::Client,
+    image: &ImageRecord,
+    dist: &Distribution,
+    repository: &Reference,
+    progress: BlobProgress,
+) -> Result<Pushed, PushError> {
+    let target = Reference {
+        tag: None,
+        digest: None,
+        ..repository.clone()
+    };
+    push_to(kiln, client, image, dist, target, progress)
+}
+
+/// The blobs, then the manifest under `target`'s tag (by digest when it has none).
+fn push_to(
+    kiln: &Kiln,
+    client: &registry::blocking::Client,
+    image: &ImageRecord,
+    dist: &Distribution,
+    target: Reference,
+    progress: BlobProgress,
+) -> Result<Pushed, PushError> {
     let content = kiln.images.content();
     let mut descs: Vec<Descriptor> = dist.manifest.layers.clone();
     descs.push(dist.manifest.config.clone());

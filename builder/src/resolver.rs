@@ -8,6 +8,7 @@
 
 use crate::pull::{self, PullError, RemoteImage};
 use crate::root::Kiln;
+use crate::store::StoreError;
 use kiln_frontend::image::Platform;
 use kiln_frontend::lower::{ImageResolver, ResolvedImage};
 use oci::Reference;
@@ -90,14 +91,22 @@ impl<'a> StoreResolver<'a> {
         StoreResolver { policy, ..self }
     }
 
-    fn local(&self, reference: &str) -> Result<Option<ResolvedImage>, String> {
-        let Some(record) = self
-            .kiln
-            .images
-            .resolve(reference)
-            .map_err(|e| format!("{reference}: {e}"))?
-        else {
-            return Ok(None);
+    /// The store's image of `reference` for `platform`: `Ok(None)` when the store has no
+    /// such name, `Err(Some(why))` when it has it only for other platforms.
+    fn local(
+        &self,
+        reference: &str,
+        platform: &Platform,
+    ) -> Result<Option<ResolvedImage>, LocalMiss> {
+        let record = match self.kiln.images.resolve_platform(reference, Some(platform)) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(None),
+            Err(StoreError::NoPlatform { available, .. }) => {
+                return Err(LocalMiss::OtherPlatform(format!(
+                    "{reference:?} in the local store has no {platform} image (it has {available})"
+                )))
+            }
+            Err(e) => return Err(LocalMiss::Broken(format!("{reference}: {e}"))),
         };
         let name = Reference::parse(reference)
             .map(|r| r.to_string())
@@ -123,18 +132,30 @@ impl<'a> StoreResolver<'a> {
     }
 }
 
+/// Why the store could not answer for a platform.
+enum LocalMiss {
+    /// It has the name for other platforms only.
+    OtherPlatform(String),
+    /// It could not be read.
+    Broken(String),
+}
+
 impl ImageResolver for StoreResolver<'_> {
     fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedImage, String> {
         let parsed = Reference::parse(reference);
-        let mut wrong_platform = None;
+        let mut other = None;
         if self.policy != PullPolicy::Always {
-            if let Some(found) = self.local(reference)? {
-                // The store holds one image per name: one for another platform is fetched
-                // afresh for this one, unless fetching is off.
-                match check_platform(reference, &found.config, platform) {
-                    Ok(()) => return Ok(found),
-                    Err(e) if self.policy == PullPolicy::Never || parsed.is_err() => return Err(e),
-                    Err(e) => wrong_platform = Some(e),
+            match self.local(reference, platform) {
+                Ok(Some(found)) => return Ok(found),
+                Ok(None) => {}
+                Err(LocalMiss::Broken(e)) => return Err(e),
+                // The store holds other platforms of this name: fetch this one, unless
+                // fetching is off.
+                Err(LocalMiss::OtherPlatform(e)) => {
+                    if self.policy == PullPolicy::Never || parsed.is_err() {
+                        return Err(format!("{e}: pull it with `kiln pull --platform {platform} {reference}`, or make it with `kiln import --platform {platform}`"));
+                    }
+                    other = Some(e);
                 }
             }
         }
@@ -146,33 +167,11 @@ impl ImageResolver for StoreResolver<'_> {
             }
             (_, Ok(r)) => r,
         };
-        let found = self
-            .remote(&parsed, platform)
-            .map_err(|e| match &wrong_platform {
-                // Say both: what the store has, and why the registry could not give the rest.
-                Some(local) => format!("{local}; and from the registry: {e}"),
-                None => e,
-            })?;
-        check_platform(reference, &found.config, platform)?;
-        Ok(found)
+        // A single-platform image of another platform is the frontend's
+        // InvalidBaseImagePlatform warning, as in BuildKit.
+        self.remote(&parsed, platform).map_err(|e| match other {
+            Some(o) => format!("{o}, and fetching one failed: {e}"),
+            None => e,
+        })
     }
-}
-
-/// An image for another operating system or architecture than the build's is refused, rather
-/// than built on and labelled for a platform it is not.
-fn check_platform(
-    reference: &str,
-    config: &kiln_frontend::image::ImageConfig,
-    want: &Platform,
-) -> Result<(), String> {
-    if config.os.is_empty() || config.architecture.is_empty() {
-        return Ok(());
-    }
-    if config.os == want.os && config.architecture == want.architecture {
-        return Ok(());
-    }
-    let have = Platform::new(&config.os, &config.architecture, config.variant.as_deref());
-    Err(format!(
-        "{reference:?} is a {have} image, not {want}: multi-platform builds are not supported yet"
-    ))
 }

@@ -17,6 +17,7 @@ use std::path::Path;
 
 use tar::{EntryType, Header};
 
+use crate::export::index::IndexDistribution;
 use crate::export::{distribution, Distribution, ExportError, LayerOptions};
 use crate::store::docker_archive::DockerArchiveEntry;
 use crate::store::{ImageStore, Reference, StoreError};
@@ -33,13 +34,48 @@ pub enum SaveFormat {
     OciLayout,
 }
 
-/// One image to save, and the tag it goes under.
+/// One image (or index) to save, and the tag it goes under.
 struct Item {
-    /// The image's manifest digest in the store (which identifies it in the archive).
-    manifest_digest: String,
-    /// The image as it leaves.
-    dist: Distribution,
+    saved: Saved,
     tag: Option<Reference>,
+}
+
+/// What an [`Item`] is, as it leaves.
+enum Saved {
+    Image(Box<Distribution>),
+    /// A multi-platform image: the index and every image it lists.
+    Index(IndexDistribution),
+}
+
+impl Item {
+    /// The descriptor `index.json` lists it by.
+    fn descriptor(&self) -> Descriptor {
+        match &self.saved {
+            Saved::Image(d) => {
+                Descriptor::new(d.media_type(), d.digest.clone(), d.bytes.len() as u64)
+            }
+            Saved::Index(i) => i.descriptor(),
+        }
+    }
+
+    /// Its blobs: manifests with their bytes (which need not be in the store), then what
+    /// they reference (in the store).
+    fn blobs(&self) -> Vec<(String, Option<&[u8]>)> {
+        match &self.saved {
+            Saved::Image(d) => std::iter::once((d.digest.to_string(), Some(d.bytes.as_slice())))
+                .chain(d.manifest.blobs().map(|b| (b.digest.to_string(), None)))
+                .collect(),
+            Saved::Index(i) => crate::save_index::blobs(i),
+        }
+    }
+
+    /// The images docker's `manifest.json` lists for it.
+    fn images(&self) -> Vec<&Distribution> {
+        match &self.saved {
+            Saved::Image(d) => vec![d],
+            Saved::Index(i) => crate::save_index::per_platform(i),
+        }
+    }
 }
 
 /// Save the images `names` designate into `w`. A name is a reference (`busybox`, a
@@ -149,6 +185,15 @@ fn items_for_names<N: Display>(
     for name in names {
         let name = name.to_string();
         let parsed = Reference::parse(&name).ok();
+        if let Some((index, tag)) =
+            crate::save_index::index_item(store, &name, parsed.as_ref(), layers)?
+        {
+            items.push(Item {
+                saved: Saved::Index(index),
+                tag,
+            });
+            continue;
+        }
         let rec = store.resolve(&name)?.ok_or_else(|| {
             StoreError::NotFound(
                 parsed
@@ -167,8 +212,7 @@ fn items_for_names<N: Display>(
             }
         };
         items.push(Item {
-            manifest_digest: rec.manifest_digest,
-            dist,
+            saved: Saved::Image(Box::new(dist)),
             tag,
         });
     }
@@ -200,34 +244,20 @@ fn oci_layout_bytes() -> Result<Vec<u8>> {
     )
 }
 
-/// Every blob of the items, sorted and without duplicates: the manifests (with their bytes,
-/// which need not be in the store), then what they reference (in the store).
+/// Every blob of the items, sorted and without duplicates.
 fn blob_digests(items: &[Item]) -> Vec<(String, Option<&[u8]>)> {
-    let mut v: Vec<(String, Option<&[u8]>)> = items
-        .iter()
-        .flat_map(|i| {
-            std::iter::once((i.dist.digest.to_string(), Some(i.dist.bytes.as_slice()))).chain(
-                i.dist
-                    .manifest
-                    .blobs()
-                    .map(|d| (d.digest.to_string(), None)),
-            )
-        })
-        .collect();
+    let mut v: Vec<(String, Option<&[u8]>)> = items.iter().flat_map(Item::blobs).collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v.dedup_by(|a, b| a.0 == b.0);
     v
 }
 
-/// `index.json` entries: one per item, named when tagged.
+/// `index.json` entries: one per item (a multi-platform image is its index), named when
+/// tagged.
 fn index_entries(items: &[Item]) -> Result<Vec<Descriptor>> {
     let mut out: Vec<Descriptor> = Vec::new();
     for i in items {
-        let mut d = Descriptor::new(
-            i.dist.media_type(),
-            i.dist.digest.clone(),
-            i.dist.bytes.len() as u64,
-        );
+        let mut d = i.descriptor();
         if let Some(t) = &i.tag {
             d.annotations
                 .insert(oci::ANNOTATION_CONTAINERD_NAME.into(), t.to_string());
@@ -246,31 +276,33 @@ fn index_entries(items: &[Item]) -> Result<Vec<Descriptor>> {
 /// docker's `manifest.json`: one entry per image, with all its tags.
 fn docker_manifest(items: &[Item]) -> Vec<DockerArchiveEntry> {
     let mut out: Vec<(String, DockerArchiveEntry)> = Vec::new();
-    for i in items {
-        let tag = i.tag.as_ref().map(|t| t.familiar_string());
-        if let Some((_, e)) = out.iter_mut().find(|(m, _)| *m == i.manifest_digest) {
-            if let Some(t) = tag {
-                let tags = e.repo_tags.get_or_insert_with(Vec::new);
-                if !tags.contains(&t) {
-                    tags.push(t);
+    for item in items {
+        let tag = item.tag.as_ref().map(|t| t.familiar_string());
+        for dist in item.images() {
+            let key = dist.digest.to_string();
+            if let Some((_, e)) = out.iter_mut().find(|(m, _)| *m == key) {
+                if let Some(t) = &tag {
+                    let tags = e.repo_tags.get_or_insert_with(Vec::new);
+                    if !tags.contains(t) {
+                        tags.push(t.clone());
+                    }
                 }
+                continue;
             }
-            continue;
+            out.push((
+                key,
+                DockerArchiveEntry {
+                    config: blob_path(&dist.manifest.config.digest),
+                    repo_tags: tag.clone().map(|t| vec![t]),
+                    layers: dist
+                        .manifest
+                        .layers
+                        .iter()
+                        .map(|l| blob_path(&l.digest))
+                        .collect(),
+                },
+            ));
         }
-        out.push((
-            i.manifest_digest.clone(),
-            DockerArchiveEntry {
-                config: blob_path(&i.dist.manifest.config.digest),
-                repo_tags: tag.map(|t| vec![t]),
-                layers: i
-                    .dist
-                    .manifest
-                    .layers
-                    .iter()
-                    .map(|l| blob_path(&l.digest))
-                    .collect(),
-            },
-        ));
     }
     out.into_iter().map(|(_, e)| e).collect()
 }

@@ -170,6 +170,10 @@ impl KilnWorker {
             .iter()
             .find(|m| m.dest == "/")
             .ok_or_else(|| WorkerError::new("exec op without a root mount"))?;
+        if let Some(p) = &op.platform {
+            // Natively or through a registered emulator; else the step fails naming it.
+            crate::emulation::runner(p).map_err(werr)?;
+        }
         let parent = Self::parent_snapshot(root_mount.input.map(|i| &inputs[i]))?;
         let active = self.kiln.snapshots.prepare(parent.as_ref()).map_err(werr)?;
         let rootfs = match self.kiln.snapshots.mode() {

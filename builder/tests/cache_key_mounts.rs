@@ -375,6 +375,7 @@ fn exec_graph(mounts: &[(Kind, String)]) -> (Graph, VertexId) {
         mounts: all,
         network: Default::default(),
         security: Default::default(),
+        platform: None,
     });
     let v = g.add(op, &[root, ctx], VertexMeta::default());
     (g, v)

@@ -52,6 +52,12 @@ enum Command {
     Pull(commands::registry::PullArgs),
     /// Upload an image to a registry
     Push(commands::registry::PushArgs),
+    /// Manage manifest lists (OCI indexes) in a registry
+    #[command(subcommand)]
+    Manifest(commands::manifest::ManifestCommand),
+    /// Commands to work on images in registry (buildx imagetools)
+    #[command(subcommand)]
+    Imagetools(commands::manifest::ImagetoolsCommand),
     /// Log in to a registry
     Login(commands::registry::LoginArgs),
     /// Log out from a registry
@@ -97,6 +103,8 @@ fn main() -> ExitCode {
         Command::Save(a) => commands::transfer::save(&root, a),
         Command::Pull(a) => commands::registry::pull(&root, a),
         Command::Push(a) => commands::registry::push(&root, a),
+        Command::Manifest(c) => commands::manifest::manifest(c),
+        Command::Imagetools(c) => commands::manifest::imagetools(c),
         Command::Login(a) => commands::registry::login(a),
         Command::Logout(a) => commands::registry::logout(a),
         Command::Ps(a) => commands::containers::ps(&root, a),

@@ -259,6 +259,41 @@ fn local_and_tar_outputs_hold_the_final_filesystem() {
 }
 
 #[test]
+fn several_outputs_in_one_build_all_get_the_image() {
+    // buildx 0.13+: -o given several times runs every exporter after one build.
+    let k = Kiln::new();
+    let ctx = context(&[("Dockerfile", "FROM busybox\nRUN echo both > /both\n")]);
+    let d = ctx.path().to_str().unwrap();
+    let out = out_dir();
+    let (dir, oci) = (out.path().join("fs"), out.path().join("img.oci.tar"));
+    let log = k.build_ok(
+        ctx.path(),
+        "multi:1",
+        &[
+            "-o",
+            &format!("type=local,dest={}", dir.display()),
+            "-o",
+            &format!("type=oci,dest={}", oci.display()),
+        ],
+    );
+    assert!(log.contains("copying files"), "{log}");
+    assert!(log.contains("exporting to oci image format"), "{log}");
+    assert_eq!(std::fs::read_to_string(dir.join("both")).unwrap(), "both\n");
+    let fresh = Kiln::new();
+    fresh.ok(&["load", "-i", oci.to_str().unwrap()]);
+    assert_eq!(
+        fresh.ok(&["run", "--rm", "multi:1", "cat", "/both"]),
+        "both\n"
+    );
+    // Two outputs on stdout cannot share it: refused before anything runs.
+    let o = k.run(&["build", "-o", "-", "-o", "type=oci,dest=-", d]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("only one output can write to stdout"), "{err}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
 fn iidfile_and_metadata_file_name_the_image() {
     let k = Kiln::new();
     let ctx = context(&[("Dockerfile", "FROM busybox\nRUN echo x > /x\n")]);

@@ -13,29 +13,10 @@
 
 mod common;
 
-use common::{context, repo, Kiln};
+use common::{context, docker, docker_available, repo, Kiln};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("/usr/bin/docker")
-        .args(args)
-        .output()
-        .expect("run /usr/bin/docker")
-}
-
-fn docker_available() -> bool {
-    let up = Path::new("/usr/bin/docker").exists() && docker(&["info"]).status.success();
-    if !up {
-        assert!(
-            std::env::var_os("KILN_REQUIRE_PEERS").is_none(),
-            "KILN_REQUIRE_PEERS is set but no docker daemon answers"
-        );
-        eprintln!("SKIPPED: no docker daemon (scripts/test.sh starts one)");
-    }
-    up
-}
 
 fn stdout_ok(out: std::process::Output, what: &str) -> String {
     assert!(

@@ -354,29 +354,3 @@ fn args_reach_a_stage_built_on_their_stage() {
         .iter()
         .any(|e| e.starts_with("A=") || e.starts_with("C=")));
 }
-
-#[test]
-fn run_for_a_platform_this_machine_cannot_run_is_refused() {
-    let arm = BuildOptions {
-        target_platform: kiln_frontend::image::Platform::parse("linux/arm64").unwrap(),
-        ..opts()
-    };
-    let e = err_with("FROM scratch\nCOPY a /\nRUN true\n", &arm);
-    assert!(
-        e.contains("Dockerfile:3:1: cannot build for platform linux/arm64: RUN would have to execute linux/arm64 programs on this linux/amd64 machine, and multi-platform builds are not supported yet"),
-        "{e}"
-    );
-    for p in ["linux/386", "windows/amd64"] {
-        let df = format!("FROM --platform={p} scratch\nRUN true\n");
-        assert!(
-            err(&df).contains(&format!("cannot build for platform {p}")),
-            "{p}"
-        );
-    }
-    // Stages that never RUN can be for any platform; a stage on the build platform may RUN.
-    let p = plan_with("FROM scratch\nCOPY a /\n", &arm);
-    assert_eq!(p.config.architecture, "arm64");
-    let cross = "FROM --platform=$BUILDPLATFORM busybox AS build\nRUN make\nFROM scratch\nCOPY --from=build /out /\n";
-    assert_eq!(plan_with(cross, &arm).config.architecture, "arm64");
-    plan("FROM --platform=linux/amd64/v3 busybox\nRUN true\n");
-}

@@ -6,6 +6,7 @@
 //! with the spec on a pipe; the single-threaded helper forks the container's PID 1, which sets up
 //! the filesystem, forks the command and stays as its init.
 
+pub mod emulation;
 mod error;
 mod exec;
 mod fdmount;

@@ -256,11 +256,9 @@ impl BlobWriter {
         }
         file.sync_all().ctx("fsync", &self.temp)?;
         drop(file);
+        // The directory is not synced: the rename is durable with the journal's next commit,
+        // in order with what refers to the blob later (see `meta::write_meta`).
         fs::rename(&self.temp, &dest).ctx("rename into place", &dest)?;
-        let dir = self.store.blobs_dir();
-        File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .ctx("fsync", &dir)?;
         Ok((digest, size))
     }
 }

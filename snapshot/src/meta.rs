@@ -42,8 +42,16 @@ pub(crate) fn read_meta(dir: &Path) -> Result<SnapshotMeta> {
     serde_json::from_slice(&bytes).map_err(|source| Error::Metadata { path: p, source })
 }
 
-/// Atomically replace the metadata of the snapshot in `dir` (temp file, fsync, rename).
-pub(crate) fn write_meta(dir: &Path, meta: &SnapshotMeta) -> Result<()> {
+/// Atomically replace the metadata of the snapshot in `dir` (temp file, fsync when `durable`,
+/// rename). Only a commit needs it durable: a meta file a crash leaves torn does not decode,
+/// and the snapshot is then taken for an uncommitted one (collected; a record naming it is a
+/// cache miss).
+///
+/// The directory is not synced: the rename reaches the disk with the filesystem journal's
+/// next commit, in order with everything written after it (ext4, xfs), so a crash loses at
+/// most the latest renames, never one before a later write that depends on it. The names a
+/// user sees (tags, `store/tags.rs`) sync their directory, and with it every rename before.
+pub(crate) fn write_meta(dir: &Path, meta: &SnapshotMeta, durable: bool) -> Result<()> {
     let p = dir.join(META_FILE);
     let tmp = dir.join(format!(".{META_FILE}.{}", random_hex128()));
     let bytes = serde_json::to_vec_pretty(meta).map_err(|source| Error::Metadata {
@@ -53,9 +61,10 @@ pub(crate) fn write_meta(dir: &Path, meta: &SnapshotMeta) -> Result<()> {
     let res = (|| {
         let mut f = File::create(&tmp).ctx("create", &tmp)?;
         f.write_all(&bytes).ctx("write", &tmp)?;
-        f.sync_all().ctx("fsync", &tmp)?;
-        fs::rename(&tmp, &p).ctx("rename", &p)?;
-        File::open(dir).and_then(|d| d.sync_all()).ctx("fsync", dir)
+        if durable {
+            f.sync_all().ctx("fsync", &tmp)?;
+        }
+        fs::rename(&tmp, &p).ctx("rename", &p)
     })();
     if res.is_err() {
         let _ = fs::remove_file(&tmp);

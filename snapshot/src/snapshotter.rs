@@ -233,7 +233,7 @@ impl Snapshotter {
     ) -> Result<()> {
         let mut m = self.meta(id)?;
         f(&mut m);
-        write_meta(&self.dir(id)?, &m)
+        write_meta(&self.dir(id)?, &m, false)
     }
 
     /// A new writable snapshot over `parent` (None = empty).
@@ -276,7 +276,7 @@ impl Snapshotter {
                     Vec::new()
                 }
             };
-            write_meta(&dir, &meta)?;
+            write_meta(&dir, &meta, false)?;
             Ok(Active {
                 id: id.clone(),
                 upper: upper.clone(),
@@ -301,7 +301,7 @@ impl Snapshotter {
             }
         }
         meta.committed = true;
-        write_meta(&self.dir(&active.id)?, &meta)?;
+        write_meta(&self.dir(&active.id)?, &meta, true)?;
         Ok(active.id)
     }
 

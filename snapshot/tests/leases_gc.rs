@@ -291,3 +291,38 @@ fn a_lease_ends_with_its_last_clone_and_takes_its_directories() {
     assert!(!st.leases.is_live(&id));
     assert!(!st.leases.dir().join(&id).exists() && !tmp.exists());
 }
+
+#[test]
+fn a_meta_file_a_crash_left_torn_is_an_unknown_snapshot_that_is_collected() {
+    // Snapshot metadata is synced only at commit, and no directory is synced: what a power
+    // loss can leave is a meta file renamed into place but empty. That snapshot must read as
+    // absent (a cache record naming it is a miss), not break the store, and be collected.
+    let st = store();
+    let base = snapshot(&st.snaps, None, 10);
+    let child = snapshot(&st.snaps, Some(&base), 20);
+    let meta = st
+        ._dir
+        .path()
+        .join("snapshots/snapshots")
+        .join(&child.0)
+        .join("meta.json");
+    assert!(meta.exists(), "{}", meta.display());
+    fs::File::create(&meta).unwrap();
+    assert!(!st.snaps.exists(&child), "a torn snapshot is not there");
+    assert!(st.snaps.exists(&base));
+    let unreadable: Vec<_> = st
+        .snaps
+        .graph()
+        .unwrap()
+        .records()
+        .filter(|r| !r.readable)
+        .map(|r| r.id.0.clone())
+        .collect();
+    assert_eq!(unreadable, std::slice::from_ref(&child.0));
+    assert!(st.snaps.prepare(Some(&child)).is_err(), "not a parent");
+    collect(&st, &GcRoots::default());
+    assert!(!ids(&st.snaps).contains(&child.0));
+    // The store goes on (nothing held the rest either, so it went too).
+    let again = snapshot(&st.snaps, None, 30);
+    assert!(st.snaps.exists(&again));
+}

@@ -171,7 +171,7 @@ impl Cache {
         })?;
         bytes.push(b'\n');
         bytes.extend_from_slice(data);
-        self.write_atomic(&path, &bytes)
+        self.write_atomic(&path, &bytes, true)
     }
 
     /// Whether a record for `key` exists (without reading it).
@@ -180,9 +180,18 @@ impl Cache {
             .is_ok_and(|p| fs::symlink_metadata(p).is_ok())
     }
 
-    /// Write `bytes` to `path` (inside the cache directory) whole: a temporary file, synced,
-    /// renamed into place.
-    pub(crate) fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+    /// Write `bytes` to `path` (inside the cache directory) whole: a temporary file, synced
+    /// when `durable` (a record is only renamed into place once its bytes are on disk),
+    /// renamed into place. The directory is not synced: the rename reaches the disk with the
+    /// journal's next commit, in order with later writes (ext4, xfs), so a crash loses at most
+    /// the latest records — a cache miss, never a torn record. Not `durable`: what only
+    /// explains (a torn file there does not decode and is ignored).
+    pub(crate) fn write_atomic(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        durable: bool,
+    ) -> Result<(), CacheError> {
         let tmp = self.dir.join("tmp").join(format!(
             "{}-{}-{}",
             path.file_name()
@@ -195,15 +204,11 @@ impl Cache {
             let mut f = File::create(&tmp).map_err(|e| CacheError::io("creating", &tmp, e))?;
             f.write_all(bytes)
                 .map_err(|e| CacheError::io("writing", &tmp, e))?;
-            f.sync_all()
-                .map_err(|e| CacheError::io("syncing", &tmp, e))?;
-            fs::rename(&tmp, path).map_err(|e| CacheError::io("renaming into place", path, e))?;
-            if let Some(parent) = path.parent() {
-                if let Ok(d) = File::open(parent) {
-                    let _ = d.sync_all();
-                }
+            if durable {
+                f.sync_all()
+                    .map_err(|e| CacheError::io("syncing", &tmp, e))?;
             }
-            Ok(())
+            fs::rename(&tmp, path).map_err(|e| CacheError::io("renaming into place", path, e))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);

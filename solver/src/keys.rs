@@ -41,12 +41,12 @@ pub(crate) struct KeyError {
     pub error: WorkerError,
 }
 
-/// The vertices reachable from `target` (itself included), inputs before consumers.
-pub(crate) fn postorder(graph: &Graph, target: VertexId) -> Vec<VertexId> {
+/// The vertices reachable from any of `targets`, each once, inputs before consumers.
+pub(crate) fn postorder_all(graph: &Graph, targets: &[VertexId]) -> Vec<VertexId> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    // (vertex, inputs pushed?)
-    let mut stack = vec![(target, false)];
+    // (vertex, inputs pushed?); the first target on top.
+    let mut stack: Vec<(VertexId, bool)> = targets.iter().rev().map(|t| (*t, false)).collect();
     while let Some((v, expanded)) = stack.pop() {
         if expanded {
             out.push(v);
@@ -90,17 +90,17 @@ pub(crate) struct Keys {
     pub parts: KeyParts,
 }
 
-/// Compute the key of every vertex reachable from `target`. The worker calls (source keys,
+/// Compute the key of every vertex reachable from `targets`. The worker calls (source keys,
 /// source resolution, content digests) run on up to `jobs` threads; the hashing is then done
 /// bottom-up. Returns `Ok(None)` when `cancel` is set meanwhile.
 pub(crate) fn compute<W: Worker>(
     worker: &W,
     graph: &Graph,
-    target: VertexId,
+    targets: &[VertexId],
     jobs: usize,
     cancel: &AtomicBool,
 ) -> Result<Option<Keys>, KeyError> {
-    let order = postorder(graph, target);
+    let order = postorder_all(graph, targets);
     let is_source = |v: VertexId| matches!(graph.vertex(v).op, Op::Source(_));
     let sources: Vec<VertexId> = order.iter().copied().filter(|v| is_source(*v)).collect();
     let mut queries = Vec::new();

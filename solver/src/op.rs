@@ -44,6 +44,11 @@ pub struct ExecOp {
     pub network: NetworkMode,
     #[serde(default)]
     pub security: SecurityMode,
+    /// The platform whose programs the process runs (BuildKit's `Op.platform`): part of the
+    /// digest, so that the same step for two platforms is two vertices, and what the worker
+    /// reads to run it natively or through an emulator. `None`: the worker's own platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Box<oci::Platform>>,
 }
 
 /// The process of an exec op.

@@ -19,16 +19,16 @@ pub(crate) struct Plan<R> {
     pub forced: HashSet<VertexId>,
 }
 
-/// Check `target` and, below each miss or forced vertex, its inputs. Returns `None` if cancelled meanwhile.
+/// Check `targets` and, below each miss or forced vertex, its inputs. Returns `None` if cancelled meanwhile.
 pub(crate) fn plan<W: Worker>(
     run: &Run<'_, W>,
-    target: VertexId,
+    targets: &[VertexId],
 ) -> Result<Option<Plan<W::Ref>>, SolveError> {
-    let forced = forced(run, target);
+    let forced = forced(run, targets);
     let mut hits = HashMap::new();
     let mut misses = Vec::new();
     let mut seen = HashSet::new();
-    let mut stack = vec![target];
+    let mut stack: Vec<VertexId> = targets.iter().rev().copied().collect();
     while let Some(v) = stack.pop() {
         if !seen.insert(v) {
             continue;
@@ -60,9 +60,9 @@ pub(crate) fn plan<W: Worker>(
 /// The vertices that skip the cache: those with `meta.ignore_cache` and every consumer of one
 /// (otherwise a cached consumer would hide the vertex that was asked to run again). Their
 /// fresh results replace their cache records.
-fn forced<W: Worker>(run: &Run<'_, W>, target: VertexId) -> HashSet<VertexId> {
+fn forced<W: Worker>(run: &Run<'_, W>, targets: &[VertexId]) -> HashSet<VertexId> {
     let mut forced = HashSet::new();
-    for v in crate::keys::postorder(run.graph, target) {
+    for v in crate::keys::postorder_all(run.graph, targets) {
         if run.graph.vertex(v).meta.ignore_cache
             || run.graph.inputs(v).iter().any(|i| forced.contains(i))
         {

@@ -47,7 +47,7 @@ enum Outcome<R> {
 pub(crate) fn execute<W: Worker>(
     run: &Run<'_, W>,
     plan: Plan<W::Ref>,
-    target: VertexId,
+    targets: &[VertexId],
     jobs: usize,
 ) -> Result<HashMap<VertexId, W::Ref>, SolveError> {
     let to_run: HashSet<VertexId> = plan.misses.iter().copied().collect();
@@ -55,7 +55,7 @@ pub(crate) fn execute<W: Worker>(
     let mut dependents: HashMap<VertexId, Vec<VertexId>> = HashMap::new();
     let mut ready = VecDeque::new();
     // Inputs before consumers, inputs in order.
-    let order = crate::keys::postorder(run.graph, target)
+    let order = crate::keys::postorder_all(run.graph, targets)
         .into_iter()
         .filter(|v| to_run.contains(v));
     for v in order {

@@ -101,7 +101,16 @@ impl<W: Worker> Solver<W> {
         if target.index() >= graph.len() {
             return Err(SolveError::UnknownVertex(target.index()));
         }
-        match keys::compute(&*self.worker, graph, target, self.opts.jobs, cancel) {
+        self.keys_all(graph, &[target], cancel)
+    }
+
+    fn keys_all(
+        &self,
+        graph: &Graph,
+        targets: &[VertexId],
+        cancel: &AtomicBool,
+    ) -> Result<keys::Keys, SolveError> {
+        match keys::compute(&*self.worker, graph, targets, self.opts.jobs, cancel) {
             Ok(Some(k)) => Ok(k),
             Ok(None) => Err(SolveError::Cancelled),
             Err(e) => {
@@ -138,6 +147,24 @@ impl<W: Worker> Solver<W> {
         result
     }
 
+    /// Produce the results of several `targets` in one solve (the images of a multi-platform
+    /// build): one key computation, one cache walk and one pool of `jobs` threads for all of
+    /// them, so a vertex they share (the build context, a stage on the build platform) runs
+    /// once and the rest run in parallel. Results come in the order of `targets`.
+    pub fn solve_all(
+        &self,
+        graph: &Graph,
+        targets: &[VertexId],
+        progress: &dyn ProgressSink,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<Vec<W::Ref>, SolveError> {
+        let result = self.solve_many(graph, targets, progress, &cancel);
+        if matches!(result, Err(SolveError::Vertex(_) | SolveError::Cache(_))) {
+            cancel.store(true, Ordering::SeqCst);
+        }
+        result
+    }
+
     fn solve_inner(
         &self,
         graph: &Graph,
@@ -145,7 +172,21 @@ impl<W: Worker> Solver<W> {
         progress: &dyn ProgressSink,
         cancel: &Arc<AtomicBool>,
     ) -> Result<W::Ref, SolveError> {
-        let keys = self.keys(graph, target, cancel)?;
+        let mut results = self.solve_many(graph, &[target], progress, cancel)?;
+        results.pop().ok_or(SolveError::Cancelled)
+    }
+
+    fn solve_many(
+        &self,
+        graph: &Graph,
+        targets: &[VertexId],
+        progress: &dyn ProgressSink,
+        cancel: &Arc<AtomicBool>,
+    ) -> Result<Vec<W::Ref>, SolveError> {
+        if let Some(t) = targets.iter().find(|t| t.index() >= graph.len()) {
+            return Err(SolveError::UnknownVertex(t.index()));
+        }
+        let keys = self.keys_all(graph, targets, cancel)?;
         let explain = Explainer::new(&self.cache, &self.explain_scope);
         let run = Run {
             worker: &*self.worker,
@@ -158,19 +199,27 @@ impl<W: Worker> Solver<W> {
             cancel,
             explain: &explain,
         };
-        let result = Self::run_plan(&run, target, self.opts.jobs);
+        let result = Self::run_plan(&run, targets, self.opts.jobs);
         explain.finish(&run);
         result
     }
 
-    fn run_plan(run: &Run<'_, W>, target: VertexId, jobs: usize) -> Result<W::Ref, SolveError> {
-        let Some(mut plan) = plan::plan(run, target)? else {
+    fn run_plan(
+        run: &Run<'_, W>,
+        targets: &[VertexId],
+        jobs: usize,
+    ) -> Result<Vec<W::Ref>, SolveError> {
+        let Some(plan) = plan::plan(run, targets)? else {
             return Err(SolveError::Cancelled);
         };
-        if let Some(r) = plan.hits.remove(&target) {
-            return Ok(r);
-        }
-        let mut results = schedule::execute(run, plan, target, jobs)?;
-        results.remove(&target).ok_or(SolveError::Cancelled)
+        let results = if targets.iter().all(|t| plan.hits.contains_key(t)) {
+            plan.hits
+        } else {
+            schedule::execute(run, plan, targets, jobs)?
+        };
+        targets
+            .iter()
+            .map(|t| results.get(t).cloned().ok_or(SolveError::Cancelled))
+            .collect()
     }
 }

@@ -645,3 +645,64 @@ fn an_unknown_target_is_an_error() {
         .unwrap_err();
     assert!(matches!(err, SolveError::UnknownVertex(3)));
 }
+
+/// Two targets sharing an input (the images of a two-platform build over one build stage):
+/// solved together, the shared work runs once, the rest in parallel, results in target order.
+#[test]
+fn solve_all_runs_shared_work_once_and_the_targets_in_parallel() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    let mut g = Graph::new();
+    let s = source(&mut g, "docker-image://base");
+    let shared = step(&mut g, "shared", &[s]);
+    let amd = step(&mut g, "amd64", &[shared]);
+    let arm = step(&mut g, "arm64", &[shared]);
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let met = Arc::new(AtomicUsize::new(0));
+    for name in ["amd64", "arm64"] {
+        let (arrived, met) = (arrived.clone(), met.clone());
+        fake.hook(
+            name,
+            Arc::new(move |_| {
+                arrived.fetch_add(1, Ordering::SeqCst);
+                if wait_for(|| arrived.load(Ordering::SeqCst) >= 2) {
+                    met.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(())
+            }),
+        );
+    }
+    let rec = Recorder::default();
+    let out = solver(&fake, dir.path(), 4)
+        .solve_all(&g, &[arm, amd], &rec, no_cancel())
+        .unwrap();
+    assert_eq!(
+        out.iter().map(|r| r.content.as_str()).collect::<Vec<_>>(),
+        [
+            "arm64(shared(docker-image://base()))",
+            "amd64(shared(docker-image://base()))"
+        ]
+    );
+    let mut ran = fake.take_executed();
+    ran.sort();
+    assert_eq!(ran, ["amd64", "arm64", "docker-image://base", "shared"]);
+    assert_eq!(met.load(Ordering::SeqCst), 2, "the targets overlapped");
+    let started = rec
+        .summary()
+        .into_iter()
+        .filter(|l| l.starts_with("started") && l.ends_with(" shared"))
+        .count();
+    assert_eq!(started, 1);
+
+    // Again: both from the cache, nothing runs.
+    fake.clear_hooks();
+    let rec = Recorder::default();
+    let again = solver(&fake, dir.path(), 4)
+        .solve_all(&g, &[arm, amd], &rec, no_cancel())
+        .unwrap();
+    assert_eq!(again, out);
+    assert!(fake.executed().is_empty());
+    let mut cached = rec.cached_names();
+    cached.sort();
+    assert_eq!(cached, ["amd64", "arm64"]);
+}

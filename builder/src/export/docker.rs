@@ -3,7 +3,8 @@
 
 use super::convert::LayerOptions;
 use super::dest::{check_file, write_file};
-use super::oci::{archive_names, log_layers, metadata};
+use super::leaving::Leaving;
+use super::oci::archive_names;
 use super::spec::Dest;
 use super::{ExportContext, ExportError, ExportInput, Exporter, Metadata};
 use crate::save::{save_with, SaveFormat};
@@ -25,12 +26,8 @@ impl Exporter for DockerExporter {
 
     fn export(&self, cx: &ExportContext, input: &ExportInput) -> Result<Metadata, ExportError> {
         let names = archive_names(input)?;
-        let dist = super::distribution(
-            &cx.kiln.images,
-            &input.single("a docker archive")?.image.manifest_digest,
-            &self.layers,
-        )?;
-        log_layers(cx, &dist);
+        let leaving = Leaving::of(cx, input, &self.layers)?;
+        leaving.log(cx);
         (cx.log)("sending tarball");
         write_file(&self.dest, |w| {
             save_with(
@@ -41,6 +38,6 @@ impl Exporter for DockerExporter {
                 &self.layers,
             )
         })?;
-        Ok(metadata(&dist, input))
+        Ok(leaving.metadata(input))
     }
 }

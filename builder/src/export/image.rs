@@ -1,7 +1,9 @@
-//! `type=image`: the image is in the local store (the build committed it); this exporter
-//! gives it the build's names, with BuildKit's lines (`writing image … done`, `naming to …`).
+//! `type=image`: the image is in the local store (the build committed it, and the index over
+//! the images of a multi-platform build); this exporter gives it the build's names, with
+//! BuildKit's lines (`writing image … done` or `exporting manifest list … done`, `naming to …`).
 
 use super::{image_metadata, ExportContext, ExportError, ExportInput, Exporter, Metadata};
+use crate::store::StoreError;
 
 /// Names the built image in the local store.
 pub struct ImageExporter;
@@ -12,28 +14,56 @@ impl Exporter for ImageExporter {
     }
 
     fn export(&self, cx: &ExportContext, input: &ExportInput) -> Result<Metadata, ExportError> {
-        let built = input.single("the image store")?;
-        let image = &built.image;
+        let store = &cx.kiln.images;
+        let named = input.named_digest()?;
         for t in input.names {
-            cx.kiln.images.tag(t, &image.manifest_digest)?;
+            store.tag(t, named)?;
         }
-        (cx.log)(&format!("writing image {} done", image.config_digest));
+        match input.index {
+            Some(index) => {
+                for b in input.images {
+                    (cx.log)(&format!(
+                        "exporting manifest {} done",
+                        b.image.manifest_digest
+                    ));
+                    (cx.log)(&format!("exporting config {} done", b.image.config_digest));
+                }
+                (cx.log)(&format!("exporting manifest list {index} done"));
+            }
+            None => (cx.log)(&format!(
+                "writing image {} done",
+                input.images[0].image.config_digest
+            )),
+        }
         for t in input.names {
             (cx.log)(&format!("naming to {t} done"));
         }
-        let size = cx
-            .kiln
-            .images
+        let size = store
             .content()
-            .size(&image.manifest_digest)
-            .map_err(crate::store::StoreError::content("size of the manifest"))?;
-        let media_type = cx.kiln.images.manifest(&image.manifest_digest)?;
-        Ok(image_metadata(
-            &image.manifest_digest,
-            media_type.media_type(),
-            size,
-            &image.config_digest,
-            input.names,
-        ))
+            .size(named)
+            .map_err(StoreError::content("size of the manifest"))?;
+        let mut meta = match input.index {
+            Some(index) => image_metadata(
+                index,
+                store.read_index_blob(index)?.media_type(),
+                size,
+                "",
+                input.names,
+            ),
+            None => {
+                let image = &input.images[0].image;
+                image_metadata(
+                    &image.manifest_digest,
+                    store.manifest(&image.manifest_digest)?.media_type(),
+                    size,
+                    &image.config_digest,
+                    input.names,
+                )
+            }
+        };
+        if input.index.is_some() {
+            meta.remove("containerimage.config.digest");
+        }
+        Ok(meta)
     }
 }

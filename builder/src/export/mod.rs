@@ -16,6 +16,8 @@ mod dest;
 pub mod docker;
 mod error;
 pub mod image;
+pub mod index;
+mod leaving;
 pub mod local;
 pub mod oci;
 pub mod registry;
@@ -43,8 +45,8 @@ pub type Metadata = BTreeMap<String, serde_json::Value>;
 /// One image a build made (one per platform).
 #[derive(Debug, Clone)]
 pub struct BuiltImage {
-    /// Its platform, when the build named one.
-    pub platform: Option<::oci::Platform>,
+    /// Its platform (the image config's, else the one it was built for).
+    pub platform: ::oci::Platform,
     /// The image committed to the local store.
     pub image: ExportedImage,
     /// Its final filesystem (`None`: empty).
@@ -55,6 +57,9 @@ pub struct BuiltImage {
 #[derive(Debug, Clone, Copy)]
 pub struct ExportInput<'a> {
     pub images: &'a [BuiltImage],
+    /// A build for several platforms: the store's index over `images`, which the names
+    /// designate.
+    pub index: Option<&'a str>,
     /// Every name the build gives (`-t` and `name=`).
     pub names: &'a [Reference],
     /// SOURCE_DATE_EPOCH: the time of every file and entry written.
@@ -62,6 +67,15 @@ pub struct ExportInput<'a> {
 }
 
 impl ExportInput<'_> {
+    /// What the build's names designate: the index of a multi-platform build, else the one
+    /// image's manifest.
+    pub fn named_digest(&self) -> Result<&str, ExportError> {
+        match self.index {
+            Some(i) => Ok(i),
+            None => Ok(&self.single("the image store")?.image.manifest_digest),
+        }
+    }
+
     /// The one image of a single-platform build (exporters that cannot write an index yet).
     pub fn single(&self, what: &str) -> Result<&BuiltImage, ExportError> {
         match self.images {
@@ -130,7 +144,8 @@ pub fn exporters_for(specs: &[OutputSpec], push: bool) -> Vec<Box<dyn Exporter>>
             .find(|s| s.push || s.kind == OutputKind::Image)
             .map(|s| s.layers)
             .unwrap_or_default();
-        out.push(Box::new(registry::RegistryExporter { layers }));
+        let by_digest = specs.iter().any(|s| s.push_by_digest);
+        out.push(Box::new(registry::RegistryExporter { layers, by_digest }));
     }
     out
 }

@@ -3,8 +3,9 @@
 
 use super::convert::LayerOptions;
 use super::dest::{check_dir, check_file, write_file};
+use super::leaving::Leaving;
 use super::spec::Dest;
-use super::{image_metadata, ExportContext, ExportError, ExportInput, Exporter, Metadata};
+use super::{ExportContext, ExportError, ExportInput, Exporter, Metadata};
 use crate::save::{save_oci_dir_with, save_with, SaveFormat};
 
 /// Writes an OCI image layout.
@@ -28,12 +29,8 @@ impl Exporter for OciExporter {
 
     fn export(&self, cx: &ExportContext, input: &ExportInput) -> Result<Metadata, ExportError> {
         let names = archive_names(input)?;
-        let dist = super::distribution(
-            &cx.kiln.images,
-            &input.single("an OCI layout")?.image.manifest_digest,
-            &self.layers,
-        )?;
-        log_layers(cx, &dist);
+        let leaving = Leaving::of(cx, input, &self.layers)?;
+        leaving.log(cx);
         match (&self.dest, self.tar) {
             (Dest::Path(dir), false) => {
                 save_oci_dir_with(&cx.kiln.images, &names, dir, &self.layers)?
@@ -51,36 +48,16 @@ impl Exporter for OciExporter {
                 })?
             }
         }
-        Ok(metadata(&dist, input))
+        Ok(leaving.metadata(input))
     }
 }
 
-/// The names an archive records: every name the build gave, or the image by digest.
+/// The names an archive records: every name the build gave, or the image (the index of a
+/// multi-platform build) by digest.
 pub(crate) fn archive_names(input: &ExportInput) -> Result<Vec<String>, ExportError> {
-    let image = &input.single("an archive")?.image;
     Ok(if input.names.is_empty() {
-        vec![image.manifest_digest.clone()]
+        vec![input.named_digest()?.to_string()]
     } else {
         input.names.iter().map(|n| n.to_string()).collect()
     })
-}
-
-/// BuildKit's lines for an image leaving as `dist`.
-pub(crate) fn log_layers(cx: &ExportContext, dist: &super::Distribution) {
-    (cx.log)("exporting layers done");
-    (cx.log)(&format!("exporting manifest {} done", dist.digest));
-    (cx.log)(&format!(
-        "exporting config {} done",
-        dist.manifest.config.digest
-    ));
-}
-
-pub(crate) fn metadata(dist: &super::Distribution, input: &ExportInput) -> Metadata {
-    image_metadata(
-        dist.digest.as_str(),
-        dist.media_type(),
-        dist.bytes.len() as u64,
-        dist.manifest.config.digest.as_str(),
-        input.names,
-    )
 }

@@ -7,10 +7,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::convert::LayerOptions;
+use super::index::{index_distribution, IndexDistribution};
 use super::{image_metadata, ExportContext, ExportError, ExportInput, Exporter, Metadata};
 use crate::push::{self, Pushed};
+use crate::push_index;
 use crate::root::Kiln;
-use crate::store::{Reference, StoreError};
+use crate::store::{Reference, StoreError, Target};
 use registry::BlobPush;
 
 /// Where docker's push lines go (the CLI draws them; a quiet build drops them).
@@ -37,6 +39,8 @@ impl PushLines for NoLines {
 /// Pushes every name of the build.
 pub struct RegistryExporter {
     pub layers: LayerOptions,
+    /// `push-by-digest=true`: to each name's repository, without a tag.
+    pub by_digest: bool,
 }
 
 impl Exporter for RegistryExporter {
@@ -45,33 +49,53 @@ impl Exporter for RegistryExporter {
     }
 
     fn export(&self, cx: &ExportContext, input: &ExportInput) -> Result<Metadata, ExportError> {
-        let built = input.single("a push")?;
         let client = crate::registry::client().map_err(|e| ExportError::Inconsistent {
             image: "registry client".into(),
             reason: e.to_string(),
         })?;
         let lines = cx.push_lines;
         let mut meta = Metadata::new();
-        for tag in input.names {
-            lines.line(&format!("The push refers to repository [{}]", tag.name()));
-            let pushed = push_reference(cx.kiln, &client, tag, &self.layers, lines)?;
-            lines.line(&format!(
-                "{}: digest: {} size: {}",
-                tag.tag.as_deref().unwrap_or("latest"),
-                pushed.digest,
-                pushed.size
-            ));
+        for name in input.names {
+            lines.line(&format!("The push refers to repository [{}]", name.name()));
+            let how = Push {
+                layers: &self.layers,
+                by_digest: self.by_digest,
+            };
+            let pushed = push_reference(cx.kiln, &client, name, &how, lines)?;
+            match (&name.tag, self.by_digest) {
+                (Some(tag), false) => lines.line(&format!(
+                    "{tag}: digest: {} size: {}",
+                    pushed.digest, pushed.size
+                )),
+                _ => lines.line(&format!("digest: {} size: {}", pushed.digest, pushed.size)),
+            }
+            let config = match input.index {
+                Some(_) => "",
+                None => input.single("a push")?.image.config_digest.as_str(),
+            };
             meta = image_metadata(
                 pushed.digest.as_str(),
                 &pushed.media_type,
                 pushed.size,
-                &built.image.config_digest,
+                config,
                 input.names,
             );
+            if input.index.is_some() {
+                meta.remove("containerimage.config.digest");
+            }
         }
         lines.finish();
         Ok(meta)
     }
+}
+
+/// How [`push_reference`] pushes.
+#[derive(Debug, Clone, Copy)]
+pub struct Push<'a> {
+    /// How layers are compressed.
+    pub layers: &'a LayerOptions,
+    /// To the name's repository without a tag (the manifest by its digest).
+    pub by_digest: bool,
 }
 
 /// The 12 hex digits docker names a layer by.
@@ -80,31 +104,51 @@ fn short_id(digest: &str) -> String {
     hex.chars().take(12).collect()
 }
 
-/// Push the image `target` names in the store to `target`, its layers compressed as
-/// `layers` says, with docker's per-layer lines (layers named by their diff ID).
+/// What a name of the store leaves as, for a push.
+enum Pushing {
+    Image(Box<crate::store::ImageRecord>, Box<super::Distribution>),
+    Index(Box<crate::store::IndexRecord>, Box<IndexDistribution>),
+}
+
+/// Push the image (or the index of several platforms' images) `target` names in the store to
+/// `target`, its layers compressed as `how` says, with docker's per-layer lines (layers named
+/// by their diff ID).
 pub fn push_reference(
     kiln: &Kiln,
     client: &crate::registry::Client,
     target: &Reference,
-    layers: &LayerOptions,
+    how: &Push,
     lines: &dyn PushLines,
 ) -> Result<Pushed, ExportError> {
-    let image = kiln
+    let found = kiln
         .images
-        .resolve(&target.to_string())?
+        .lookup(&target.to_string())?
         .ok_or_else(|| StoreError::NoSuchImageToPush(target.familiar_string()))?;
-    let dist = super::distribution(&kiln.images, &image.manifest_digest, layers)?;
+    let pushing = match found {
+        Target::Image(image) => {
+            let dist = super::distribution(&kiln.images, &image.manifest_digest, how.layers)?;
+            Pushing::Image(image, Box::new(dist))
+        }
+        Target::Index(rec) => {
+            let dist = index_distribution(&kiln.images, &rec, how.layers)?;
+            Pushing::Index(Box::new(rec), Box::new(dist))
+        }
+    };
+    let dists: Vec<&super::Distribution> = match &pushing {
+        Pushing::Image(_, d) => vec![d],
+        Pushing::Index(_, i) => i.images.iter().map(|i| &i.dist).collect(),
+    };
     // A layer's line is named by its diff ID; blobs that are not layers (the config) have none.
-    let names: HashMap<String, String> = dist
-        .manifest
-        .layers
+    let names: HashMap<String, String> = dists
         .iter()
-        .zip(&dist.diff_ids)
+        .flat_map(|d| d.manifest.layers.iter().zip(&d.diff_ids))
         .map(|(l, d)| (l.digest.to_string(), short_id(d)))
         .collect();
-    for l in dist.manifest.layers.iter().rev() {
-        if let Some(n) = names.get(l.digest.as_str()) {
-            lines.state(n, "Preparing");
+    for d in &dists {
+        for l in d.manifest.layers.iter().rev() {
+            if let Some(n) = names.get(l.digest.as_str()) {
+                lines.state(n, "Preparing");
+            }
         }
     }
     let pushed = std::thread::scope(|s| {
@@ -118,7 +162,9 @@ pub fn push_reference(
                 }
             }
         });
-        let worker = s.spawn(|| push::push(kiln, client, &image, &dist, target, report));
+        let pushing = &pushing;
+        let worker =
+            s.spawn(move || push_one(kiln, client, pushing, target, how.by_digest, report));
         for (n, done, total) in rx {
             lines.bytes(&n, "Pushing", done, total);
         }
@@ -140,4 +186,36 @@ pub fn push_reference(
         lines.state(n, &state);
     }
     Ok(pushed)
+}
+
+/// The push itself: an image, or an index (its images by digest, then itself), under the tag
+/// or by digest.
+fn push_one(
+    kiln: &Kiln,
+    client: &crate::registry::Client,
+    pushing: &Pushing,
+    target: &Reference,
+    by_digest: bool,
+    report: push::BlobProgress,
+) -> Result<Pushed, push::PushError> {
+    match pushing {
+        Pushing::Image(image, dist) if by_digest => {
+            push::push_by_digest(kiln, client, image, dist, target, report)
+        }
+        Pushing::Image(image, dist) => push::push(kiln, client, image, dist, target, report),
+        Pushing::Index(rec, dist) => {
+            let p = if by_digest {
+                push_index::push_index_by_digest(kiln, client, rec, dist, target, report)?
+            } else {
+                push_index::push_index(kiln, client, rec, dist, target, report)?
+            };
+            Ok(Pushed {
+                reference: p.reference,
+                digest: p.digest,
+                size: p.size,
+                media_type: dist.index.media_type().to_string(),
+                blobs: p.images.into_iter().flat_map(|i| i.blobs).collect(),
+            })
+        }
+    }
 }

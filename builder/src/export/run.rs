@@ -7,9 +7,11 @@ use std::time::Instant;
 use kiln_frontend::lower::BuildPlan;
 use kiln_snapshot::SnapshotId;
 use kiln_solver::{Event, ProgressSink};
+use oci::Platform;
 
-use super::{commit_image, BuiltImage, ExportContext, ExportInput, Exporter, Metadata, PushLines};
+use super::{BuiltImage, ExportContext, ExportInput, Exporter, Metadata, PushLines};
 use crate::error::Result;
+use crate::multiplatform::commit_all;
 use crate::root::Kiln;
 use crate::store::Reference;
 
@@ -21,19 +23,29 @@ pub struct ExportPlan<'a> {
     pub push_lines: &'a dyn PushLines,
 }
 
-/// Commit the result `top` of `plan` to the store and run every exporter, numbering their
-/// progress steps from `vertex`. Returns the image and the exporters' metadata (later
-/// exporters' keys win: a push's digest is the one that names the image remotely).
+/// What a build made: its images (one per platform), the index over several, and what the
+/// exporters said (later exporters' keys win: a push's digest is the one that names the image
+/// remotely).
+pub struct Exported {
+    pub images: Vec<BuiltImage>,
+    pub index: Option<String>,
+    pub metadata: Metadata,
+}
+
+/// Commit the results `tops` of `builds` (one per platform of `platforms`) to the store, with
+/// an index over several, and run every exporter, numbering their progress steps from
+/// `vertex`.
 pub fn export_build(
     kiln: &Kiln,
-    build: &BuildPlan,
-    top: Option<SnapshotId>,
+    builds: &[BuildPlan],
+    platforms: &[Platform],
+    tops: &[Option<SnapshotId>],
     plan: &ExportPlan,
     progress: &dyn ProgressSink,
     vertex: usize,
-) -> Result<(BuiltImage, Metadata)> {
+) -> Result<Exported> {
     let mut metadata = Metadata::new();
-    let mut built = None;
+    let mut built: Option<(Vec<BuiltImage>, Option<String>)> = None;
     for (i, exporter) in plan.exporters.iter().enumerate() {
         let vertex = vertex + i;
         let start = Instant::now();
@@ -51,14 +63,10 @@ pub fn export_build(
         };
         let res = (|| -> Result<Metadata> {
             if built.is_none() {
-                let image = commit_image(kiln, build, top.as_ref(), plan.epoch)?;
-                built = Some(BuiltImage {
-                    platform: None,
-                    image,
-                    rootfs: top.clone(),
-                });
+                let all = commit_all(kiln, builds, platforms, tops, plan.epoch)?;
+                built = Some(all);
             }
-            let images = std::slice::from_ref(built.as_ref().expect("committed above"));
+            let (images, index) = built.as_ref().expect("committed above");
             let cx = ExportContext {
                 kiln,
                 log: &log,
@@ -66,6 +74,7 @@ pub fn export_build(
             };
             let input = ExportInput {
                 images,
+                index: index.as_deref(),
                 names: plan.names,
                 epoch: plan.epoch,
             };
@@ -89,6 +98,11 @@ pub fn export_build(
             }
         }
     }
-    let built = built.ok_or_else(|| crate::Error::new("internal error: no exporter ran"))?;
-    Ok((built, metadata))
+    let (images, index) =
+        built.ok_or_else(|| crate::Error::new("internal error: no exporter ran"))?;
+    Ok(Exported {
+        images,
+        index,
+        metadata,
+    })
 }

@@ -41,6 +41,9 @@ pub struct OutputSpec {
     pub names: Vec<String>,
     /// `push=true` (or `type=registry`): push every name to its registry.
     pub push: bool,
+    /// `push-by-digest=true`: push to each name's repository without a tag (for `kiln
+    /// manifest create` to merge several builds' images into one index).
+    pub push_by_digest: bool,
     /// How layers are compressed where the image leaves the machine.
     pub layers: LayerOptions,
 }
@@ -51,6 +54,7 @@ impl Default for OutputSpec {
             kind: OutputKind::Image,
             names: Vec::new(),
             push: false,
+            push_by_digest: false,
             layers: LayerOptions::default(),
         }
     }
@@ -69,7 +73,7 @@ const LAYER_KEYS: [&str; 4] = [
 fn valid_keys(kind: &str) -> Vec<&'static str> {
     let mut keys = vec!["type"];
     match kind {
-        "image" | "registry" => keys.extend(["name", "push"]),
+        "image" | "registry" => keys.extend(["name", "push", "push-by-digest"]),
         "oci" => keys.extend(["dest", "tar", "name"]),
         "docker" => keys.extend(["dest", "name"]),
         _ => keys.push("dest"),
@@ -159,6 +163,7 @@ pub fn parse_output(s: &str) -> Result<OutputSpec, ExportError> {
                 .names
                 .extend(v.split(',').filter(|n| !n.is_empty()).map(String::from)),
             "push" => spec.push = flag(k, v)?,
+            "push-by-digest" => spec.push_by_digest = flag(k, v)?,
             "compression" => {
                 spec.layers.compression = Compression::parse(v).ok_or_else(|| {
                     bad(format!(
@@ -177,6 +182,8 @@ pub fn parse_output(s: &str) -> Result<OutputSpec, ExportError> {
             _ => {}
         }
     }
+    // buildx: push-by-digest changes how a push goes; without one it does nothing.
+    spec.push_by_digest &= spec.push;
     let level_ok = kiln_snapshot::Target {
         compression: spec.layers.compression,
         level: spec.layers.level,

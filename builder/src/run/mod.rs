@@ -71,6 +71,9 @@ impl RunError {
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     pub image: String,
+    /// `--platform`: the image for this platform (from an index); `None`: the host's, else
+    /// what there is.
+    pub platform: Option<oci::Platform>,
     /// Arguments after the image: replace the image's CMD.
     pub args: Vec<String>,
     /// `-e K=V` (or `-e K`: taken from kiln's environment by the CLI).
@@ -141,10 +144,16 @@ pub fn run(
     }
     let record = kiln
         .images
-        .resolve(&req.image)
+        .resolve_platform(&req.image, req.platform.as_ref())
         .map_err(Error::from)?
         .ok_or_else(|| Error::new(format!("Unable to find image '{}' locally", req.image)))?;
     let config = record.config.clone();
+    if !config.os.is_empty() && !config.architecture.is_empty() {
+        // A foreign image runs through its emulator, or not at all (said before anything is
+        // made).
+        let p = oci::Platform::new(&config.os, &config.architecture, config.variant.as_deref());
+        crate::emulation::runner(&p).map_err(|e| Error::new(e.to_string()))?;
+    }
     let argv = command_line(&config, req.entrypoint.as_deref(), &req.args)?;
     let top = unpack::image_snapshot(kiln, &record.manifest_digest)?;
     let active = kiln.snapshots.prepare(top.as_ref()).map_err(Error::from)?;

@@ -10,7 +10,9 @@ pub mod digest;
 pub mod dirtar;
 pub mod docker_archive;
 pub mod error;
+mod index;
 pub mod layer;
+pub use index::{IndexRecord, Target};
 mod put;
 pub use put::manifest_bytes;
 mod remove;
@@ -93,6 +95,22 @@ pub struct ImageSummary {
     pub size: u64,
     /// Why the image cannot be used (a blob it needs is missing or unreadable), if so.
     pub broken: Option<String>,
+    /// Its platform's image, or for an index (`id` and `manifest_digest` are then the
+    /// index's digest) each of its images.
+    pub platforms: Vec<PlatformSummary>,
+}
+
+/// One platform's image of an index, as `kiln images` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformSummary {
+    /// Its platform.
+    pub platform: oci::Platform,
+    /// Its manifest digest.
+    pub manifest_digest: String,
+    /// Its image ID (config digest).
+    pub id: String,
+    /// Bytes of config plus layers.
+    pub size: u64,
 }
 
 /// The local image store.
@@ -213,7 +231,9 @@ impl ImageStore {
             }
         }
         tags::update_index(&self.root, |idx| {
-            if !idx.images.contains_key(manifest_digest) {
+            let known = idx.images.contains_key(manifest_digest)
+                || idx.indexes.contains_key(manifest_digest);
+            if !known {
                 self.check_complete(manifest_digest)?;
                 idx.add_image(manifest_digest);
             }
@@ -250,9 +270,14 @@ impl ImageStore {
     /// it never hides the others.
     pub fn list(&self) -> Result<Vec<ImageSummary>> {
         let idx = tags::read_index(&self.root)?;
-        let mut out = Vec::new();
+        let mut out = self.index_summaries(&idx);
+        let children = idx.index_children();
         for m in idx.images.keys() {
             let tags = parse_refs(&idx.refs_of(m));
+            // An index's image is listed with it, unless it has a name of its own.
+            if tags.is_empty() && children.contains(m.as_str()) {
+                continue;
+            }
             let found = self.image(m).and_then(|(manifest, config)| {
                 match manifest
                     .layers
@@ -274,6 +299,16 @@ impl ImageStore {
                     created: config.created.clone(),
                     size: self.layer_sizes(&manifest, &config).iter().sum(),
                     broken: None,
+                    platforms: vec![PlatformSummary {
+                        platform: oci::Platform::new(
+                            &config.os,
+                            &config.architecture,
+                            config.variant.as_deref(),
+                        ),
+                        manifest_digest: m.clone(),
+                        id: manifest.config.digest.to_string(),
+                        size: manifest.blobs().map(|d| d.size).sum(),
+                    }],
                 },
                 Err(e) => {
                     let manifest = self.manifest(m).ok();
@@ -291,6 +326,7 @@ impl ImageStore {
                             .map(|mf| mf.blobs().map(|d| d.size).sum())
                             .unwrap_or(0),
                         broken: Some(e.to_string()),
+                        platforms: Vec::new(),
                     }
                 }
             };

@@ -99,6 +99,20 @@ impl ImageStore {
                     return Err(StoreError::NotFound(name.to_string()))
                 }
                 Found::Ids(ms) => {
+                    // One platform of an index goes with the index, not alone.
+                    let children = idx.index_children();
+                    if let Some(m) = ms.iter().find(|m| children.contains(m.as_str())) {
+                        let of = idx
+                            .indexes
+                            .iter()
+                            .find(|(_, e)| e.manifests.contains(m))
+                            .map(|(d, _)| short_id(d))
+                            .unwrap_or_default();
+                        return Err(StoreError::Conflict(format!(
+                            "unable to delete {} (cannot be forced) - image is one platform of the multi-platform image {of}: remove that instead",
+                            short_id(&self.image_id(m))
+                        )));
+                    }
                     for m in &ms {
                         let Some(u) = user_of(m) else { continue };
                         let (why, state) = if u.running {
@@ -138,6 +152,13 @@ impl ImageStore {
             }
             let mut ids = BTreeSet::new();
             let mut candidates = BTreeSet::new();
+            // An index goes with the images only it kept (a container's image stays).
+            let direct: BTreeSet<String> = doomed.iter().cloned().collect();
+            let doomed: Vec<String> =
+                super::index::expand_doomed_indexes(idx, doomed, &mut candidates, &mut ids)
+                    .into_iter()
+                    .filter(|m| direct.contains(m) || user_of(m).is_none())
+                    .collect();
             for m in &doomed {
                 // A broken image (its config or manifest gone) is removed all the same.
                 let id = self
@@ -235,6 +256,7 @@ impl ImageStore {
             .images
             .keys()
             .flat_map(|m| self.image_blobs(m))
+            .chain(idx.indexes.keys().cloned())
             .collect())
     }
 }

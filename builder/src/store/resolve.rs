@@ -13,8 +13,13 @@ pub const MIN_SHORT_ID: usize = 4;
 impl ImageStore {
     /// Resolve a reference, an image ID (full or short) or a manifest digest. `Ok(None)` when
     /// nothing matches; an error when a short ID is ambiguous.
+    /// A name that points at an index is its entry for the host's platform (see
+    /// [`ImageStore::resolve_platform`]).
     pub fn resolve(&self, name: &str) -> Result<Option<ImageRecord>> {
         let idx = tags::read_index(self.root())?;
+        if super::index::index_named(&idx, name).is_some() {
+            return self.resolve_platform(name, None);
+        }
         match self.find_manifests(&idx, name)? {
             Found::Ref(_, m) => self.record(&idx, &m).map(Some),
             Found::Ids(ms) => match ms.first() {
@@ -30,7 +35,7 @@ impl ImageStore {
             .ok_or_else(|| StoreError::NotFound(name.to_string()))
     }
 
-    fn record(&self, idx: &TagIndex, manifest_digest: &str) -> Result<ImageRecord> {
+    pub(super) fn record(&self, idx: &TagIndex, manifest_digest: &str) -> Result<ImageRecord> {
         let (manifest, config) = self.image(manifest_digest)?;
         let layer_sizes = self.layer_sizes(&manifest, &config);
         Ok(ImageRecord {
@@ -53,7 +58,7 @@ impl ImageStore {
             .or(Some(name).filter(|h| is_hex64(h)));
         if let Some(hex) = full {
             let d = format!("sha256:{hex}");
-            if idx.images.contains_key(&d) {
+            if idx.images.contains_key(&d) || idx.indexes.contains_key(&d) {
                 return Ok(Found::Ids(vec![d]));
             }
             return self.by_id_prefix(idx, hex, name);

@@ -29,6 +29,23 @@ pub struct TagIndex {
     /// Manifest digest → bookkeeping of every image in the store.
     #[serde(default)]
     pub images: BTreeMap<String, ImageEntry>,
+    /// Index digest → the indexes of the store (a tag in `refs` may point at one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub indexes: BTreeMap<String, IndexEntry>,
+}
+
+/// Bookkeeping of one index.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// When the index entered the store (RFC 3339).
+    #[serde(default)]
+    pub added: String,
+    /// The image manifests it lists (each also in `images`).
+    #[serde(default)]
+    pub manifests: Vec<String>,
+    /// `repository@digest` of each registry it came from or went to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repo_digests: Vec<String>,
 }
 
 /// Bookkeeping of one image.

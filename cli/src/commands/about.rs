@@ -103,26 +103,13 @@ fn cgroup_version() -> u32 {
 /// The binfmt_misc handlers registered: (name, interpreter, enabled); `None` when
 /// binfmt_misc is not mounted.
 fn binfmt_emulators() -> Option<Vec<(String, String, bool)>> {
-    let dir = Path::new("/proc/sys/fs/binfmt_misc");
-    if !dir.join("status").exists() {
-        return None;
-    }
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).ok()?.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name == "register" || name == "status" {
-            continue;
-        }
-        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-        let interpreter = text
-            .lines()
-            .find_map(|l| l.strip_prefix("interpreter "))
-            .unwrap_or("")
-            .to_string();
-        out.push((name, interpreter, text.lines().next() == Some("enabled")));
-    }
-    out.sort();
-    Some(out)
+    let handlers = kiln_builder::emulation::handlers()?;
+    Some(
+        handlers
+            .into_iter()
+            .map(|h| (h.name, h.interpreter, h.enabled))
+            .collect(),
+    )
 }
 
 /// `PRETTY_NAME` of /etc/os-release.
@@ -178,6 +165,8 @@ pub fn info(root: &Path, a: InfoArgs) -> anyhow::Result<ExitCode> {
     };
     let backing = backing_filesystem(&kiln.root);
     let emulators = binfmt_emulators();
+    // What RUN and `kiln run` can execute: natively, then through a registered emulator.
+    let platforms = kiln_builder::emulation::runnable_platforms();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let nat = nat_helper().map(|h| h.program()).unwrap_or("none found");
     let data = json!({
@@ -198,6 +187,7 @@ pub fn info(root: &Path, a: InfoArgs) -> anyhow::Result<ExitCode> {
         "MemTotal": total_memory(),
         "KilnRootDir": kiln.root.display().to_string(),
         "NatHelper": nat,
+        "Platforms": platforms.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         "Binfmt": emulators.as_ref().map(|e| e.iter().map(|(n, i, on)| json!({"Name": n, "Interpreter": i, "Enabled": on})).collect::<Vec<_>>()),
     });
     let mut t = String::new();
@@ -219,6 +209,14 @@ pub fn info(root: &Path, a: InfoArgs) -> anyhow::Result<ExitCode> {
         "Network: default (NAT helper: {nat}), host, none\n"
     ));
     t.push_str("Security Options:\n seccomp\n  Profile: default\n");
+    t.push_str(&format!(
+        "Platforms: {}\n",
+        platforms
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     match &emulators {
         None => t.push_str("Binfmt Emulators: binfmt_misc is not mounted\n"),
         Some(e) if e.is_empty() => t.push_str("Binfmt Emulators: none registered\n"),

@@ -56,10 +56,10 @@ pub struct BuildArgs {
     #[arg(long, default_value = "default")]
     network: String,
     /// Output destination (format: "type=local,dest=path"; types: image, registry, oci,
-    /// docker, local, tar; "-o DIR" and "-o -" are local and tar); the image always goes to the
-    /// local store too
+    /// docker, local, tar; "-o DIR" and "-o -" are local and tar); may be given several times;
+    /// the image always goes to the local store too
     #[arg(short = 'o', long)]
-    output: Option<String>,
+    output: Vec<String>,
     /// Write the image ID to the file
     #[arg(long)]
     iidfile: Option<PathBuf>,
@@ -154,7 +154,14 @@ fn parse_kv(
 
 pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
     let build_args = parse_kv(&a.build_args, "build-arg", true)?;
-    let output = a.output.as_deref().map(super::output::parse).transpose()?;
+    let outputs = a
+        .output
+        .iter()
+        .map(|o| super::output::parse(o))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if outputs.iter().filter(|o| writes_stdout(o)).count() > 1 {
+        bail!("invalid --output: only one output can write to stdout (\"-\")");
+    }
     let labels = parse_kv(&a.labels, "label", false)?;
     let network = match a.network.as_str() {
         "default" | "bridge" => kiln_builder::solver::NetworkMode::Default,
@@ -173,13 +180,8 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let target_platform = match &a.platform {
-        Some(p) if p.contains(',') => {
-            bail!("--platform with several platforms is not supported yet")
-        }
-        Some(p) => Platform::parse(p).map_err(|e| anyhow!(e))?,
-        None => Platform::host(),
-    };
+    let platforms = super::multiplatform::parse_platforms(a.platform.as_deref())?;
+    let target_platform = platforms.first().cloned().unwrap_or_else(Platform::host);
     let source_date_epoch = build_args
         .get("SOURCE_DATE_EPOCH")
         .cloned()
@@ -206,8 +208,8 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
         dockerignore: None,
     };
     let mut tags = a.tags.clone();
-    tags.extend(output.iter().flat_map(|o| o.names.iter().cloned()));
-    let push = a.push || output.as_ref().is_some_and(|o| o.push);
+    tags.extend(outputs.iter().flat_map(|o| o.names.iter().cloned()));
+    let push = a.push || outputs.iter().any(|o| o.push);
     for (f, flag) in [
         (&a.iidfile, "--iidfile"),
         (&a.metadata_file, "--metadata-file"),
@@ -233,9 +235,14 @@ pub fn run(root: &Path, a: BuildArgs) -> anyhow::Result<ExitCode> {
             kiln_builder::resolver::PullPolicy::Missing
         },
         secrets: Default::default(),
-        outputs: output.into_iter().collect(),
+        outputs,
         push,
         push_lines: None,
+        platforms: if platforms.len() > 1 {
+            platforms
+        } else {
+            Vec::new()
+        },
     };
     let from_stdin = a.context.as_os_str() == "-";
     if a.check && !from_stdin {
@@ -292,15 +299,30 @@ fn run_build(kiln: &Kiln, req: &mut BuildRequest, a: &BuildArgs) -> anyhow::Resu
                 crate::diag::warning(&w.message);
             }
             crate::diag::block(&super::check::build_summary(&res.warnings));
+            super::multiplatform::shared_note(&res);
+            // buildx: the config digest, or the index's digest when there is no one config.
+            let id = res.index.as_deref().unwrap_or(&res.image.config_digest);
             if let Some(f) = &a.iidfile {
-                super::output::write_file(f, res.image.config_digest.as_bytes(), "--iidfile")?;
+                super::output::write_file(f, id.as_bytes(), "--iidfile")?;
             }
             if let Some(f) = &a.metadata_file {
                 let json = super::output::metadata_json(&res.metadata)?;
                 super::output::write_file(f, &json, "--metadata-file")?;
             }
-            if a.quiet && !req.outputs.iter().any(writes_stdout) {
-                println!("{}", res.image.config_digest);
+            let by_digest = req.outputs.iter().any(|o| o.push_by_digest);
+            if by_digest {
+                // Each repository with the digest it now holds, for `kiln manifest create`.
+                let digest = res
+                    .metadata
+                    .get("containerimage.digest")
+                    .and_then(|d| d.as_str())
+                    .unwrap_or_default();
+                for t in &res.tags {
+                    println!("{}@{digest}", t.name());
+                }
+            } else if a.quiet && !req.outputs.iter().any(writes_stdout) {
+                // An index's ID is its digest (docker's containerd store).
+                println!("{id}");
             }
             Ok(ExitCode::SUCCESS)
         }

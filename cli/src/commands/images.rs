@@ -26,6 +26,9 @@ pub struct ImagesArgs {
     /// Pretty-print images using a Go template ("table …", "{{json .}}")
     #[arg(long)]
     format: Option<String>,
+    /// List multi-platform images as a tree, one branch per platform
+    #[arg(long)]
+    tree: bool,
     /// Only images of this repository[:tag]
     repository: Option<String>,
 }
@@ -50,6 +53,9 @@ pub struct InspectArgs {
     /// Format the output using the given Go template
     #[arg(short, long)]
     format: Option<String>,
+    /// Inspect a specific platform of a multi-platform image
+    #[arg(long)]
+    platform: Option<String>,
     #[arg(required = true)]
     images: Vec<String>,
 }
@@ -89,7 +95,12 @@ pub fn images(root: &Path, a: ImagesArgs) -> anyhow::Result<ExitCode> {
     // (repository, tag, id, digest, created, size: None for a broken image)
     type Row = (String, String, String, String, Option<String>, Option<u64>);
     let mut rows: Vec<Row> = Vec::new();
-    for img in kiln.images.list()? {
+    let list = kiln.images.list()?;
+    if a.tree {
+        print!("{}", super::multiplatform::image_tree(&list, a.no_trunc));
+        return Ok(ExitCode::SUCCESS);
+    }
+    for img in list {
         let id = if a.no_trunc {
             img.id.clone()
         } else {
@@ -213,8 +224,13 @@ pub fn tag(root: &Path, a: TagArgs) -> anyhow::Result<ExitCode> {
             a.target
         );
     }
-    let rec = find(&kiln, &a.source)?;
-    kiln.images.tag(&target, &rec.manifest_digest)?;
+    // An index is tagged as a whole.
+    let digest = match kiln.images.lookup(&a.source)? {
+        Some(kiln_builder::store::Target::Index(i)) => i.digest,
+        Some(kiln_builder::store::Target::Image(rec)) => rec.manifest_digest,
+        None => bail!("No such image: {}", a.source),
+    };
+    kiln.images.tag(&target, &digest)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -300,8 +316,14 @@ pub fn inspect(root: &Path, a: InspectArgs) -> anyhow::Result<ExitCode> {
     let kiln = super::open(root)?;
     let mut out = Vec::new();
     let mut failed = false;
+    let platform = a
+        .platform
+        .as_deref()
+        .map(kiln_builder::oci::Platform::parse)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
     for name in &a.images {
-        match kiln.images.resolve(name)? {
+        match kiln.images.resolve_platform(name, platform.as_ref())? {
             Some(rec) => out.push(inspect_json(&rec)),
             None => {
                 crate::diag::line(format_args!("Error: No such image: {name}"));

@@ -6,6 +6,8 @@ pub mod check;
 pub mod containers;
 pub mod debug;
 pub mod images;
+pub mod manifest;
+pub mod multiplatform;
 pub mod output;
 pub mod registry;
 pub mod run;

@@ -231,7 +231,8 @@ pub fn push(root: &Path, a: PushArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Push one tag, with docker's per-layer lines (layers named by their diff ID), its layers
-/// gzip-compressed where the store keeps them uncompressed.
+/// gzip-compressed where the store keeps them uncompressed; a multi-platform image goes as
+/// its images by digest, then the index under the tag.
 pub fn push_one(
     kiln: &Kiln,
     client: &kiln_builder::registry::Client,
@@ -239,8 +240,12 @@ pub fn push_one(
     lines: &LayerLines,
 ) -> anyhow::Result<Pushed> {
     let layers = kiln_builder::export::LayerOptions::default();
+    let how = kiln_builder::export::registry::Push {
+        layers: &layers,
+        by_digest: false,
+    };
     Ok(kiln_builder::export::registry::push_reference(
-        kiln, client, target, &layers, lines,
+        kiln, client, target, &how, lines,
     )?)
 }
 

@@ -41,6 +41,9 @@ pub struct RunArgs {
     /// Bind mount a volume (HOST:CONTAINER[:ro])
     #[arg(short = 'v', long = "volume")]
     volumes: Vec<String>,
+    /// Set platform if server is multi-platform capable (an index's image for it)
+    #[arg(long)]
+    platform: Option<String>,
     /// The image to run, then the command and its arguments (they replace the image's CMD).
     /// Everything after the image belongs to the container, as in docker: `kiln run IMG -e x`
     /// passes `-e x` to the command.
@@ -116,10 +119,17 @@ fn request(a: RunArgs) -> anyhow::Result<RunRequest> {
     for v in &a.volumes {
         volumes.push(volume(v)?);
     }
+    let platform = a
+        .platform
+        .as_deref()
+        .map(kiln_builder::oci::Platform::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!(e))?;
     let mut command = a.command.into_iter();
     let image = command.next().unwrap_or_default();
     Ok(RunRequest {
         image,
+        platform,
         args: command.collect(),
         env,
         workdir: a.workdir,

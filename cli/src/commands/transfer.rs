@@ -11,6 +11,10 @@ pub struct ImportArgs {
     source: PathBuf,
     /// Name for the image (NAME[:TAG])
     reference: Option<String>,
+    /// Set platform if server is multi-platform capable: the image's platform (default: this
+    /// machine's); a name that holds images of other platforms keeps them, in an index
+    #[arg(long)]
+    platform: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -65,8 +69,16 @@ pub fn import(root: &Path, a: ImportArgs) -> anyhow::Result<ExitCode> {
         ),
         _ => None,
     };
+    let platform = a
+        .platform
+        .as_deref()
+        .map(kiln_builder::oci::Platform::parse)
+        .transpose()
+        .map_err(|e| anyhow!(e))?
+        .map(|p| p.normalized());
     let opts = kiln_builder::import::ImportOptions {
         epoch,
+        platform,
         ..Default::default()
     };
     let result =

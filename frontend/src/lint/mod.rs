@@ -265,15 +265,39 @@ fn stages(
                     .and_then(expand)
                     .and_then(|p| Platform::parse(&p).ok())
                     .unwrap_or_else(|| opts.target_platform.clone());
-                let config = lint
+                let resolved = lint
                     .resolver
-                    .and_then(|r| r.resolve(&bases[i], &platform).ok())
-                    .map(|r| r.config);
-                Scope::from_image(config.as_ref())
+                    .and_then(|r| r.resolve(&bases[i], &platform).ok());
+                if let Some(r) = &resolved {
+                    base_platform(r, &platform, st.from.node, sink);
+                }
+                Scope::from_image(resolved.as_ref().map(|r| &r.config))
             }
         };
         stage_rules::lint_stage(model, i, &mut scope, global, opts, sink);
         scopes[i] = Some(scope);
+    }
+}
+
+/// InvalidBaseImagePlatform: the image found for a stage is for another platform than the
+/// stage's (a registry served a single-platform image of another architecture).
+fn base_platform(r: &crate::lower::ResolvedImage, want: &Platform, from: &Node, sink: &mut Sink) {
+    let c = &r.config;
+    if c.os.is_empty() || c.architecture.is_empty() {
+        return;
+    }
+    let have = Platform::new(&c.os, &c.architecture, c.variant.as_deref());
+    if !have.satisfies(want) {
+        sink.warn_at(
+            &rules::INVALID_BASE_IMAGE_PLATFORM,
+            format!(
+                "Base image {} was pulled with platform {:?}, expected {:?} for current build",
+                r.name,
+                have.to_string(),
+                want.to_string()
+            ),
+            from,
+        );
     }
 }
 

@@ -47,16 +47,22 @@ impl ImageResolver for MemoResolver<'_> {
     }
 }
 
-/// Answers from a [`MemoResolver`]'s memory only (any platform); never asks its resolver.
+/// Answers from a [`MemoResolver`]'s memory only (for the same platform: a build for several
+/// resolves a name once per platform); never asks its resolver.
 pub struct CachedOnly<'m, 'a>(&'m MemoResolver<'a>);
 
 impl ImageResolver for CachedOnly<'_, '_> {
-    fn resolve(&self, reference: &str, _platform: &Platform) -> Result<ResolvedImage, String> {
+    fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedImage, String> {
+        let want = platform.normalized();
         self.0
             .answers
             .borrow()
             .iter()
-            .find_map(|(n, _, r)| (n == reference).then(|| r.clone().ok()).flatten())
+            .find_map(|(n, p, r)| {
+                (n == reference && p.normalized() == want)
+                    .then(|| r.clone().ok())
+                    .flatten()
+            })
             .ok_or_else(|| format!("{reference} was not resolved"))
     }
 }

@@ -120,6 +120,11 @@ pub const COPY_IGNORED_FILE: Rule = rule(
     "copy-ignored-file",
     "Attempting to Copy file that is excluded by .dockerignore",
 );
+pub const INVALID_BASE_IMAGE_PLATFORM: Rule = rule(
+    "InvalidBaseImagePlatform",
+    "invalid-base-image-platform",
+    "Base image platform does not match expected target platform",
+);
 pub const EXPOSE_PROTO_CASING: Rule = rule(
     "ExposeProtoCasing",
     "expose-proto-casing",
@@ -158,6 +163,7 @@ pub const ALL: &[Rule] = &[
     INVALID_DEFAULT_ARG_IN_FROM,
     FROM_PLATFORM_FLAG_CONST_DISALLOWED,
     COPY_IGNORED_FILE,
+    INVALID_BASE_IMAGE_PLATFORM,
     EXPOSE_PROTO_CASING,
     EXPOSE_INVALID_FORMAT,
     INVALID_DEFINITION_DESCRIPTION,

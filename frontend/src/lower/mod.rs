@@ -65,12 +65,34 @@ pub const NON_ENV_ARGS: &[&str] = &["BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM
 /// BuildKit's default `PATH` for Linux images that have none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Parse, check and lower a Dockerfile for one platform.
+/// Parse, check and lower a Dockerfile for one platform (`opts.target_platform`).
 pub fn lower(
     dockerfile_text: &str,
     opts: &BuildOptions,
     resolver: &dyn ImageResolver,
 ) -> Result<BuildPlan, FrontendError> {
+    let mut plans = lower_platforms(
+        dockerfile_text,
+        opts,
+        std::slice::from_ref(&opts.target_platform),
+        resolver,
+    )?;
+    Ok(plans.remove(0))
+}
+
+/// Parse, check and lower a Dockerfile for each of `platforms` (at least one) into **one**
+/// graph: every plan's `graph` is that same graph, and its `result` a vertex of it. Work that
+/// does not depend on the target platform (loading the context, a stage `FROM
+/// --platform=$BUILDPLATFORM` that does not read `TARGET*`, a COPY into it) is one vertex
+/// shared by every platform, because a vertex is its digest; an exec carries its stage's
+/// platform, so the same RUN for two platforms is two vertices. With several platforms, step
+/// names start with the stage's platform (`[linux/arm64 build 2/3]`). Warnings are said once.
+pub fn lower_platforms(
+    dockerfile_text: &str,
+    opts: &BuildOptions,
+    platforms: &[crate::image::Platform],
+    resolver: &dyn ImageResolver,
+) -> Result<Vec<BuildPlan>, FrontendError> {
     let file = opts.dockerfile_name.clone();
     let df = crate::parser::parse(dockerfile_text, &file).map_err(|e| {
         FrontendError::new(&e.file, e.line, e.column, e.message).with_source(dockerfile_text)
@@ -84,11 +106,35 @@ pub fn lower(
     // Lint after lowering, reading the images lowering resolved (no second lookup); the
     // parser's empty-continuation findings are reported by the linter (NoEmptyContinuation).
     let memo = crate::lint::MemoResolver::new(resolver);
-    let l = Lowerer::new(opts, &memo, &model).map_err(|e| e.with_source(dockerfile_text))?;
-    let mut plan = l.run().map_err(|e| e.with_source(dockerfile_text))?;
-    let lint = crate::lint::warnings_for_build(dockerfile_text, &df, &model, opts, &memo)?;
-    plan.warnings.splice(0..0, lint);
-    Ok(plan)
+    let mut graph = Graph::new();
+    let mut plans = Vec::with_capacity(platforms.len());
+    let mut said: Vec<Warning> = Vec::new();
+    for platform in platforms {
+        let popts = BuildOptions {
+            target_platform: platform.clone(),
+            ..opts.clone()
+        };
+        let mut l =
+            Lowerer::new(&popts, &memo, &model).map_err(|e| e.with_source(dockerfile_text))?;
+        l.graph = std::mem::take(&mut graph);
+        l.platform_in_steps = platforms.len() > 1;
+        let mut plan = l.run().map_err(|e| e.with_source(dockerfile_text))?;
+        let lint = crate::lint::warnings_for_build(dockerfile_text, &df, &model, &popts, &memo)?;
+        plan.warnings.splice(0..0, lint);
+        plan.warnings.retain(|w| {
+            let new = !said.contains(w);
+            if new {
+                said.push(w.clone());
+            }
+            new
+        });
+        graph = std::mem::take(&mut plan.graph);
+        plans.push(plan);
+    }
+    for plan in &mut plans {
+        plan.graph = graph.clone();
+    }
+    Ok(plans)
 }
 
 /// Where an instruction is, for errors and vertex metadata.
@@ -144,6 +190,8 @@ pub(crate) struct Lowerer<'a> {
     pub order: Vec<String>,
     pub warnings: Vec<Warning>,
     pub target: usize,
+    /// Step names carry the stage's platform (a build for several platforms).
+    pub platform_in_steps: bool,
 }
 
 impl<'a> Lowerer<'a> {
@@ -170,6 +218,7 @@ impl<'a> Lowerer<'a> {
             order: Vec::new(),
             warnings: Vec::new(),
             target: 0,
+            platform_in_steps: false,
         };
         l.target = l.find_target()?;
         l.init_meta();

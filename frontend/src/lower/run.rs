@@ -5,7 +5,6 @@ use super::history::run_command_string;
 use super::paths::{base_name, clean_abs, join_abs};
 use super::state::{display_text, StageState};
 use super::{Loc, Lowerer};
-use crate::image::Platform;
 use crate::instructions::{
     is_heredoc_word, parse_mount, Command, FrontendError, MountType, RunInstruction, ShellOrExec,
 };
@@ -34,7 +33,6 @@ impl Lowerer<'_> {
         cmd: &Command,
         loc: &Loc,
     ) -> Result<(), FrontendError> {
-        check_runnable(&st.platform, &self.opts.build_platform).map_err(|e| loc.err(e))?;
         let cwd = st.workdir();
         let mut inputs = Inputs(vec![st.vertex]);
         let mut mounts = vec![Mount {
@@ -223,6 +221,8 @@ impl Lowerer<'_> {
             mounts,
             network: r.network.unwrap_or(self.opts.network),
             security: r.security.unwrap_or_default(),
+            // The stage's platform: the worker runs it natively or through an emulator.
+            platform: Some(Box::new(st.platform.normalized())),
         };
         let meta = st.meta(loc, &display_text(self.lexer, st, cmd));
         st.vertex = self.graph.add(Op::Exec(exec), &inputs.0, meta);
@@ -233,18 +233,6 @@ impl Lowerer<'_> {
         );
         Ok(())
     }
-}
-
-/// RUN executes the stage's programs on this machine: refuse a stage whose platform has
-/// another operating system or architecture rather than run host programs and label the
-/// result for a platform it is not (until multi-platform builds, with emulation, exist).
-fn check_runnable(stage: &Platform, host: &Platform) -> Result<(), String> {
-    if stage.os == host.os && stage.architecture == host.architecture {
-        return Ok(());
-    }
-    Err(format!(
-        "cannot build for platform {stage}: RUN would have to execute {stage} programs on this {host} machine, and multi-platform builds are not supported yet"
-    ))
 }
 
 /// Linux's limit on one argument or environment string (`MAX_ARG_STRLEN`).

@@ -87,6 +87,7 @@ impl Lowerer<'_> {
             cmd_index: 0,
             cmd_total: 0,
             name_in_steps: true,
+            platform_in_steps: self.platform_in_steps,
             ignore_cache,
         };
         let mut image_source: Option<(ResolvedImage, Platform)> = None;

@@ -33,6 +33,9 @@ pub(crate) struct StageState {
     pub cmd_total: usize,
     /// Put the stage name in step names (not for single-stage Dockerfiles).
     pub name_in_steps: bool,
+    /// Put the stage's platform in step names (builds for several platforms, as BuildKit's
+    /// `[linux/arm64 build 2/3]`).
+    pub platform_in_steps: bool,
     pub ignore_cache: bool,
 }
 
@@ -90,11 +93,14 @@ impl StageState {
     pub fn step_name(&mut self, text: &str) -> String {
         self.cmd_index += 1;
         let width = self.cmd_total.max(1).to_string().len();
-        let name = if self.name_in_steps {
+        let mut name = if self.name_in_steps {
             format!("{} ", self.display)
         } else {
             String::new()
         };
+        if self.platform_in_steps {
+            name.insert_str(0, &format!("{} ", self.platform));
+        }
         format!(
             "[{name}{:>width$}/{}] {text}",
             self.cmd_index, self.cmd_total

@@ -130,7 +130,7 @@ impl Explainer {
             if seen.contains(h) {
                 continue;
             }
-            for a in crate::keys::postorder(run.graph, *h) {
+            for a in crate::keys::postorder_all(run.graph, &[*h]) {
                 if seen.insert(a) {
                     settled.push(a);
                 }
@@ -166,7 +166,7 @@ impl Explainer {
 
 /// Whether `v` or a vertex below it skips the cache.
 fn ignores_cache<W: Worker>(run: &Run<'_, W>, v: VertexId) -> bool {
-    crate::keys::postorder(run.graph, v)
+    crate::keys::postorder_all(run.graph, &[v])
         .into_iter()
         .any(|a| run.graph.vertex(a).meta.ignore_cache)
 }

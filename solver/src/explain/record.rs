@@ -393,6 +393,7 @@ mod tests {
                 }],
                 network: Default::default(),
                 security: Default::default(),
+                platform: None,
             }),
             inputs: Vec::new(),
             meta: VertexMeta {

@@ -73,7 +73,7 @@ impl ExplainStore {
         let path = self
             .key_path(&r.header.key)
             .ok_or_else(|| CacheError::InvalidKey(r.header.key.to_string()))?;
-        self.cache.write_atomic(&path, &r.encode())
+        self.cache.write_atomic(&path, &r.encode(), false)
     }
 
     /// Remove the record of `key` (with its cache record).
@@ -135,7 +135,7 @@ impl ExplainStore {
             path: path.to_path_buf(),
             reason: format!("cannot encode: {e}"),
         })?;
-        self.cache.write_atomic(path, &bytes)
+        self.cache.write_atomic(path, &bytes, false)
     }
 
     /// After a prune: drop key records whose cache record is gone, scope entries whose key

@@ -346,6 +346,7 @@ pub fn exec_with_mounts(
         mounts: all,
         network: NetworkMode::default(),
         security: SecurityMode::default(),
+        platform: None,
     });
     g.add(op, &[root, context], meta(name))
 }
