@@ -4,6 +4,7 @@
 pub mod build;
 pub mod check;
 pub mod context;
+mod copy_reuse;
 pub mod emulation;
 pub mod error;
 pub mod explain;

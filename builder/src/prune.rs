@@ -216,6 +216,9 @@ pub fn prune(kiln: &Kiln, filter: &PruneFilter, include_bases: bool) -> Result<P
             let _ = std::fs::remove_file(file);
         }
     }
+    crate::copy_reuse::sweep(kiln, &|id| {
+        w.plan.snapshots.contains(id) || !snaps.exists(id)
+    });
     held.remove_dead();
     drop(lock);
     report.reclaimed = sweep.purge()?;

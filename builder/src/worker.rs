@@ -466,28 +466,125 @@ impl KilnWorker {
         }
     }
 
-    fn file(&self, op: &FileOp, inputs: &[Ref]) -> std::result::Result<Ref, WorkerError> {
+    fn file(
+        &self,
+        ctx: &ExecContext<'_>,
+        op: &FileOp,
+        inputs: &[Ref],
+    ) -> std::result::Result<Ref, WorkerError> {
+        let start = Instant::now();
         let parent = Self::parent_snapshot(inputs.first())?;
-        let active = self.kiln.snapshots.prepare(parent.as_ref()).map_err(werr)?;
+        let shape = match (self.kiln.snapshots.mode(), &self.context) {
+            // Only overlay layers hold nothing but their own files, safe to share.
+            (Mode::Overlay, Some(c)) => {
+                let input = inputs.iter().position(|r| matches!(r, Ref::Context(_)));
+                crate::copy_reuse::shape(&self.kiln, op, input, c.root(), parent.as_ref())
+            }
+            _ => None,
+        };
+        let Some(shape) = shape else {
+            return self
+                .file_with(op, inputs, parent.as_ref(), None)
+                .map(|(r, _)| r);
+        };
+        let earlier = shape.earlier(&self.kiln);
+        let tried = earlier.is_some();
+        match self.file_with(op, inputs, parent.as_ref(), Some((&shape, earlier))) {
+            Ok((r, stats)) => {
+                if tried {
+                    ctx.progress.event(Event::Log {
+                        vertex: ctx.vertex_index,
+                        stream: 1,
+                        data: format!(
+                            "{} unchanged files reused from the previous build of this step, {} copied\n",
+                            stats.reused, stats.copied
+                        ),
+                        elapsed: start.elapsed(),
+                    });
+                }
+                Ok(r)
+            }
+            Err(e) if tried => {
+                // The earlier result did not give what its record promised: copy in full.
+                log::warn!("incremental COPY failed, copying everything: {}", e.message);
+                shape.forget();
+                self.file_with(op, inputs, parent.as_ref(), Some((&shape, None)))
+                    .map(|(r, _)| r)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Apply `op` on a new snapshot over `parent`; with a shape, reusing the files of its earlier
+    /// result (if any) and remembering this one.
+    fn file_with(
+        &self,
+        op: &FileOp,
+        inputs: &[Ref],
+        parent: Option<&SnapshotId>,
+        reuse: Option<(
+            &crate::copy_reuse::Shape,
+            Option<crate::copy_reuse::Earlier>,
+        )>,
+    ) -> std::result::Result<(Ref, crate::fileop::ReuseStats), WorkerError> {
+        let (shape, earlier) = match reuse {
+            Some((s, e)) => (Some(s), e),
+            None => (None, None),
+        };
+        let earlier_dir = match &earlier {
+            Some((id, _)) => Some(
+                self.kiln
+                    .snapshots
+                    .lowers(id)
+                    .map_err(werr)?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| WorkerError::new("earlier COPY result has no layer"))?,
+            ),
+            None => None,
+        };
+        let reuse = match shape {
+            Some(_) => Some(
+                crate::fileop::Reuse::new(
+                    earlier_dir.as_deref().zip(earlier.map(|(_, files)| files)),
+                )
+                .map_err(werr)?,
+            ),
+            None => None,
+        };
+        let reuse = Mutex::new(reuse);
+        let active = self.kiln.snapshots.prepare(parent).map_err(werr)?;
         let snapshots = self.kiln.snapshots.clone();
         let result = snapshots
             .with_active_mounted(&active, |dest| {
                 with_sources(&snapshots, inputs, 1, Vec::new(), &|sources| {
-                    crate::fileop::apply_actions(
+                    let mut guard = reuse.lock().unwrap_or_else(|p| p.into_inner());
+                    crate::fileop::apply_actions_reusing(
                         dest,
                         sources,
                         &op.actions,
                         &crate::fileop::FileOpOptions::default(),
+                        guard.as_mut(),
                     )
                     .map_err(|e| WorkerError::new(e.to_string()))
                 })
             })
             .map_err(werr)
             .and_then(|r| r);
+        let mut reuse = reuse.into_inner().unwrap_or_else(|p| p.into_inner());
+        // Placeholders get their content once nothing is mounted over the layer any more.
+        let result = result.and_then(|()| match &mut reuse {
+            Some(r) => r.finish(&active.upper).map_err(werr),
+            None => Ok(Default::default()),
+        });
         match result {
-            Ok(()) => Ok(Ref::Snapshot(
-                self.kiln.snapshots.commit(active).map_err(werr)?,
-            )),
+            Ok(stats) => {
+                let id = self.kiln.snapshots.commit(active).map_err(werr)?;
+                if let (Some(shape), Some(r)) = (shape, &reuse) {
+                    shape.remember(&id, r.manifest());
+                }
+                Ok((Ref::Snapshot(id), stats))
+            }
             Err(e) => {
                 let _ = self.kiln.snapshots.abort(active);
                 Err(e)
@@ -698,7 +795,7 @@ impl Worker for KilnWorker {
         match &vertex.op {
             Op::Source(s) => self.source(Some(ctx), s),
             Op::Exec(e) => self.exec(ctx, e, inputs),
-            Op::File(f) => self.file(f, inputs),
+            Op::File(f) => self.file(ctx, f, inputs),
             Op::Merge(_) => self.merge(inputs),
             Op::Diff(_) => Err(WorkerError::new("diff ops are not supported yet")),
         }

@@ -256,7 +256,7 @@ fn hash_files(ctx: &Context, records: &[Record]) -> Result<Vec<Option<String>>, 
             .and_then(|c| c.lock().ok().and_then(|c| c.get(rel, key)));
         match cached {
             Some(d) => {
-                ctx.note_hashed(rel, *key);
+                ctx.note_hashed(rel, *key, &d);
                 *lock(&results[i]) = Some(d);
             }
             None => todo.push(i),
@@ -279,7 +279,7 @@ fn hash_files(ctx: &Context, records: &[Record]) -> Result<Vec<Option<String>>, 
                 match sha256_in(ctx, rel) {
                     Ok((d, key)) => {
                         ctx.hashed.fetch_add(1, Ordering::Relaxed);
-                        ctx.note_hashed(rel, key);
+                        ctx.note_hashed(rel, key, &d);
                         if let Some(c) = &ctx.stat_cache {
                             if let Ok(mut c) = c.lock() {
                                 c.put(rel, key, d.clone());

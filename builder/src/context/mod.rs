@@ -77,10 +77,10 @@ pub struct ContextEntry {
 }
 
 /// What was read of each context file whose content entered a cache key: its real path in
-/// the context → the stat key of the file that was hashed. A COPY checks that what it opens is
-/// what was hashed, so a file swapped during the build cannot reach an image under a key made
-/// from other content.
-pub type HashedFiles = Arc<Mutex<HashMap<String, StatKey>>>;
+/// the context → the stat key of the file that was hashed and its content's sha256 (hex). A
+/// COPY checks that what it opens is what was hashed, so a file swapped during the build cannot
+/// reach an image under a key made from other content.
+pub type HashedFiles = Arc<Mutex<HashMap<String, (StatKey, String)>>>;
 
 /// A local build context: a directory plus its `.dockerignore`.
 #[derive(Debug)]
@@ -171,10 +171,10 @@ impl Context {
         }
     }
 
-    /// Remember that the file at `rel` was hashed as it was at `key`.
-    pub(crate) fn note_hashed(&self, rel: &str, key: StatKey) {
+    /// Remember that the file at `rel` was hashed as it was at `key`, giving `sha256`.
+    pub(crate) fn note_hashed(&self, rel: &str, key: StatKey, sha256: &str) {
         if let Ok(mut m) = self.hashed_files.lock() {
-            m.insert(rel.to_string(), key);
+            m.insert(rel.to_string(), (key, sha256.to_string()));
         }
     }
 

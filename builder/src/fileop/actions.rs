@@ -25,6 +25,18 @@ pub fn apply_actions(
     actions: &[FileAction],
     opts: &FileOpOptions,
 ) -> Result<(), FileOpError> {
+    apply_actions_reusing(dest_root, sources, actions, opts, None)
+}
+
+/// [`apply_actions`], with the files of the copies that `reuse` can give written as
+/// placeholders for [`Reuse::finish`](super::Reuse::finish) to fill.
+pub fn apply_actions_reusing(
+    dest_root: &Path,
+    sources: &[SourceRoot],
+    actions: &[FileAction],
+    opts: &FileOpOptions,
+    mut reuse: Option<&mut super::Reuse>,
+) -> Result<(), FileOpError> {
     let dest = Root::open(dest_root)?;
     let mut opened: HashMap<usize, Root> = HashMap::new();
     for a in actions {
@@ -40,7 +52,7 @@ pub fn apply_actions(
                         .ok_or(FileOpError::NoSuchInput(c.src_input, sources.len() + 1))?
                 };
                 if c.src_input == 0 {
-                    copy_action(&dest, src, &dest, c, opts)?;
+                    copy_action(&dest, src, &dest, c, opts, None)?;
                 } else {
                     let src_root = match opened.entry(c.src_input) {
                         std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
@@ -48,7 +60,7 @@ pub fn apply_actions(
                             v.insert(Root::open(&src.root)?)
                         }
                     };
-                    copy_action(&dest, src, src_root, c, opts)?;
+                    copy_action(&dest, src, src_root, c, opts, reuse.as_deref_mut())?;
                 }
             }
             FileAction::Mkdir {
@@ -218,6 +230,7 @@ fn copy_action(
     src_root: &Root,
     a: &CopyAction,
     opts: &FileOpOptions,
+    reuse: Option<&mut super::Reuse>,
 ) -> Result<(), FileOpError> {
     let chown = a
         .owner
@@ -261,6 +274,8 @@ fn copy_action(
     // Implicitly created parents are 0755 and owned by the --chown user (or root): --chmod is
     // for what is copied, never for the directories made to hold it (Docker 20.10's BuildKit).
     let parent_mode = 0o755;
+    // Sharing needs each destination path to be written once: one source, walked once.
+    let reuse = if matches.len() == 1 { reuse } else { None };
     let mut cx = CopyCtx {
         chown,
         force_owner: src.force_owner,
@@ -272,6 +287,7 @@ fn copy_action(
         hashed: src.hashed.as_ref(),
         dest,
         links: HashMap::new(),
+        reuse,
     };
     for m in &matches {
         let mut dest_path = a.dest.clone();
@@ -305,6 +321,12 @@ fn copy_action(
                 .map(|(p, _)| p.to_string())
                 .unwrap_or_default()
         };
+        // A destination directory this copy makes holds nothing of the layers below.
+        let fresh_dest = is_dir_dest
+            && match dest.stat(ensure.as_str(), true) {
+                Ok(m) => m.is_none(),
+                Err(e) => e.is_not_found(),
+            };
         mkdir_all(dest, &ensure, parent_mode, chown, a.mtime)?;
         let target = dest.resolve(dest_clean.as_str(), true)?;
         let src_is_dir = src_meta.is_dir();
@@ -343,6 +365,7 @@ fn copy_action(
                     rel,
                 },
                 contents_root,
+                fresh_dest,
             )?;
         } else {
             copy_tree(
@@ -355,6 +378,7 @@ fn copy_action(
                     rel: target.rel(),
                 },
                 contents_root,
+                fresh_dest,
             )?;
         }
     }

@@ -36,6 +36,8 @@ pub(super) struct CopyCtx<'a> {
     pub dest: &'a Root,
     /// (dev, ino) of multiply-linked sources already copied → their copy's in-root path.
     pub links: HashMap<(u64, u64), String>,
+    /// Files an earlier result of the same step may give instead of copying them.
+    pub reuse: Option<&'a mut super::reuse::Reuse>,
 }
 
 impl CopyCtx<'_> {
@@ -106,6 +108,9 @@ struct Frame {
     meta: Meta,
     /// Made by this copy (so it gets the source's metadata at the end).
     created: bool,
+    /// Made by this copy, here or as the destination directory before it (so it holds nothing
+    /// of the layers below).
+    fresh: bool,
     /// An excluded directory kept only if something below it is copied.
     excluded_existed: Option<bool>,
     wrote: bool,
@@ -135,19 +140,21 @@ fn prepare_dir(dir: &Dir, name: &OsStr) -> Result<bool, FileOpError> {
 /// Copies `src` (`root_rel` its path in the source root, `sub_rel` its path below the copied
 /// source) to `dst`. Returns whether anything was written. `contents_root` marks the top of a
 /// directory-contents copy: if created, it gets the chown/root owner instead of the source's.
+/// `fresh_dest`: the copy made `dst` just before (as the destination directory).
 pub(super) fn copy_tree(
     cx: &mut CopyCtx<'_>,
     src: At<'_>,
     sub_rel: &str,
     dst: At<'_>,
     contents_root: bool,
+    fresh_dest: bool,
 ) -> Result<bool, FileOpError> {
     let meta = src
         .dir
         .stat(src.name)?
         .ok_or_else(|| FileOpError::NotFound(format!("/{}", src.rel)))?;
     if !meta.is_dir() {
-        return copy_leaf(cx, &src, &meta, &dst);
+        return copy_leaf(cx, &src, &meta, &dst, fresh_dest);
     }
     let created = prepare_dir(dst.dir, dst.name)?;
     let s = open_sub(src.dir, src.name)?;
@@ -162,6 +169,7 @@ pub(super) fn copy_tree(
         dst_rel: dst.rel.clone(),
         meta,
         created,
+        fresh: created || fresh_dest,
         excluded_existed: None,
         wrote: created,
         contents_root,
@@ -194,6 +202,7 @@ pub(super) fn copy_tree(
                         name: &name,
                         rel: child_dst,
                     },
+                    top.fresh,
                 )?;
                 top.wrote |= wrote;
                 continue;
@@ -215,6 +224,7 @@ pub(super) fn copy_tree(
                 dst_rel: child_dst,
                 meta: cmeta,
                 created,
+                fresh: created,
                 excluded_existed: existed,
                 wrote: created,
                 contents_root: false,
@@ -267,12 +277,14 @@ fn reversed(mut v: Vec<OsString>) -> Vec<OsString> {
     v
 }
 
-/// Copy one non-directory `src` (with `meta`) to `dst`, replacing what is there.
+/// Copy one non-directory `src` (with `meta`) to `dst`, replacing what is there. `fresh_dir`:
+/// `dst.dir` was made by this copy.
 fn copy_leaf(
     cx: &mut CopyCtx<'_>,
     src: &At<'_>,
     meta: &Meta,
     dst: &At<'_>,
+    fresh_dir: bool,
 ) -> Result<bool, FileOpError> {
     if dst.name.is_empty() {
         return Err(FileOpError::Io {
@@ -282,6 +294,9 @@ fn copy_leaf(
         });
     }
     dst.dir.remove_all(dst.name)?;
+    if let Some(r) = cx.reuse.as_deref_mut() {
+        r.forget(&dst.rel);
+    }
     let owner = cx.owner_of(meta);
     if meta.nlink > 1 {
         let key = meta.id();
@@ -301,7 +316,18 @@ fn copy_leaf(
         }
         Kind::File => {
             let mut from = src.dir.open_file(src.name)?;
-            check_hashed(cx, &src.rel, &from)?;
+            let hashed = check_hashed(cx, &src.rel, &from)?;
+            if let Some((key, sha)) = hashed {
+                // Only a file alone in its inode, going into a directory this copy made (it
+                // holds nothing of the layers below), may be left to an earlier result.
+                let expect = (fresh_dir && meta.nlink <= 1 && cx.reuse.is_some())
+                    .then(|| expected(cx, src, meta, owner, key.size));
+                if let Some(r) = cx.reuse.as_deref_mut() {
+                    if r.claim(&dst.rel, &sha, expect) {
+                        return Ok(true);
+                    }
+                }
+            }
             let mut to = dst.dir.create_file(dst.name, 0o600)?;
             std::io::copy(&mut from, &mut to).map_err(FileOpError::io("copy", &dst.rel))?;
         }
@@ -322,14 +348,19 @@ fn copy_leaf(
     Ok(true)
 }
 
-/// A context file must be the one whose content was hashed for the cache key.
-fn check_hashed(cx: &CopyCtx<'_>, rel: &str, opened: &std::fs::File) -> Result<(), FileOpError> {
+/// A context file must be the one whose content was hashed for the cache key. Returns what was
+/// hashed of it (its stat key and content sha256), if it was.
+fn check_hashed(
+    cx: &CopyCtx<'_>,
+    rel: &str,
+    opened: &std::fs::File,
+) -> Result<Option<(StatKey, String)>, FileOpError> {
     let Some(hashed) = cx.hashed else {
-        return Ok(());
+        return Ok(None);
     };
-    let want = hashed.lock().ok().and_then(|m| m.get(rel).copied());
-    let Some(want) = want else {
-        return Ok(());
+    let want = hashed.lock().ok().and_then(|m| m.get(rel).cloned());
+    let Some((want, sha)) = want else {
+        return Ok(None);
     };
     let got = opened
         .metadata()
@@ -338,7 +369,39 @@ fn check_hashed(cx: &CopyCtx<'_>, rel: &str, opened: &std::fs::File) -> Result<(
     if got != want {
         return Err(FileOpError::ChangedDuringBuild(format!("/{rel}")));
     }
-    Ok(())
+    Ok(Some((want, sha)))
+}
+
+/// What [`set_meta`] gives a regular file copied from `src`.
+fn expected(
+    cx: &CopyCtx<'_>,
+    src: &At<'_>,
+    meta: &Meta,
+    owner: (u32, u32),
+    size: u64,
+) -> super::reuse::Expect {
+    let xattrs = if cx.skip_xattrs {
+        Vec::new()
+    } else {
+        src.dir.list_xattrs(src.name).unwrap_or_default()
+    };
+    let perm = cx
+        .mode
+        .map(|m| m.apply(meta.perm, false))
+        .unwrap_or(meta.perm);
+    let (atime, mtime) = match cx.mtime {
+        Some(t) => ((t, 0), (t, 0)),
+        None => (meta.atime, meta.mtime),
+    };
+    super::reuse::Expect {
+        size,
+        perm,
+        uid: owner.0,
+        gid: owner.1,
+        atime,
+        mtime,
+        xattrs,
+    }
 }
 
 /// Owner, mode, xattrs and times of a freshly written `dst` (copied from `src`).

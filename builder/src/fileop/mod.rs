@@ -12,6 +12,7 @@ pub mod chmod;
 mod copy;
 mod doublestar;
 pub mod owner;
+mod reuse;
 mod unpack;
 
 use crate::context::{DockerIgnore, HashedFiles};
@@ -114,6 +115,7 @@ impl FileOpError {
     }
 }
 
-pub use actions::apply_actions;
+pub use actions::{apply_actions, apply_actions_reusing};
 pub use bindsource::{context_bind_source, BindSource};
 pub use doublestar::double_star_selectors;
+pub use reuse::{Reuse, ReuseStats};
