@@ -191,7 +191,8 @@ fn old(p: &Path) -> bool {
 /// Remove build cache records matching `filter` (never one a running build uses), then
 /// everything nothing needs any more: snapshots that are not a remaining record's chain, a kept
 /// container's or (unless `include_bases`) a base image's unpacked layers; blobs no image
-/// references; and what dead processes left. Nothing a live process holds is removed.
+/// references, with the memos of compressed blobs that name them; and what dead processes
+/// left. Nothing a live process holds is removed.
 pub fn prune(kiln: &Kiln, filter: &PruneFilter, include_bases: bool) -> Result<PruneReport> {
     let (images, snaps) = kiln.unleased();
     let lock = kiln.leases.lock_gc().ctx("cannot lock the store")?;
@@ -216,9 +217,11 @@ pub fn prune(kiln: &Kiln, filter: &PruneFilter, include_bases: bool) -> Result<P
             let _ = std::fs::remove_file(file);
         }
     }
+    // Memos of compressed blobs that were just removed (or removed with their images).
+    let memos = images.content().sweep_memos()?;
     held.remove_dead();
     drop(lock);
-    report.reclaimed = sweep.purge()?;
+    report.reclaimed = sweep.purge()? + memos.bytes;
     Ok(report)
 }
 
