@@ -156,13 +156,15 @@ fn prune_takes_the_memos_of_collected_blobs_and_exports_stay_whole() {
         .count();
     assert_eq!(memos_left, 1, "only the base image's memo is left");
 
-    // Built and sent again: the same whole image, by `-o type=oci` and by `kiln save`.
+    // Built and sent again: a whole image, by `-o type=oci` and by `kiln save` (the COPY
+    // layer is the same blob as before; the RUN layer's file times are new).
     let second = out.path().join("second.tar");
     k.build_ok(ctx.path(), "app:1", &["-o", &spec(&second)]);
-    assert_eq!(assert_whole_layout(&second), layers);
+    let again = assert_whole_layout(&second);
+    assert_eq!(again[..2], layers[..2]);
     let saved = out.path().join("saved.tar");
     k.ok(&["save", "-o", saved.to_str().unwrap(), "app:1"]);
-    assert_eq!(assert_whole_layout(&saved), layers);
+    assert_eq!(assert_whole_layout(&saved), again);
     loads_and_runs(&second);
     loads_and_runs(&saved);
 }
