@@ -191,7 +191,8 @@ fn old(p: &Path) -> bool {
 /// Remove build cache records matching `filter` (never one a running build uses), then
 /// everything nothing needs any more: snapshots that are not a remaining record's chain, a kept
 /// container's or (unless `include_bases`) a base image's unpacked layers; blobs no image
-/// references; and what dead processes left. Nothing a live process holds is removed.
+/// references, with the memos of compressed blobs that name them; and what dead processes
+/// left. Nothing a live process holds is removed.
 pub fn prune(kiln: &Kiln, filter: &PruneFilter, include_bases: bool) -> Result<PruneReport> {
     let (images, snaps) = kiln.unleased();
     let lock = kiln.leases.lock_gc().ctx("cannot lock the store")?;
@@ -219,6 +220,9 @@ pub fn prune(kiln: &Kiln, filter: &PruneFilter, include_bases: bool) -> Result<P
     crate::copy_reuse::sweep(kiln, &|id| {
         w.plan.snapshots.contains(id) || !snaps.exists(id)
     });
+    // Memos of compressed blobs that were just removed (or removed with their images); their
+    // few bytes are not counted, as `system df` does not count them.
+    images.content().sweep_memos()?;
     held.remove_dead();
     drop(lock);
     report.reclaimed = sweep.purge()?;

@@ -143,3 +143,59 @@ fn ignore_file_patterns_do_not_affect_other_selections() {
     assert!(ctx.content_digest(&s(&["/README"]), &[]).is_err());
     assert!(ctx.content_digest(&s(&["/src"]), &[]).is_ok());
 }
+
+/// The digest walks the context on every core: what it covers, and in which order, is what the
+/// sequential listing walk (`Context::list`, the context as BuildKit would send it) sees, and
+/// the digest is the same on any number of threads.
+#[test]
+fn the_digest_covers_the_listing_on_any_number_of_threads() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let p = d.path();
+    for i in 0..12 {
+        for j in 0..3 {
+            let sub = p.join(format!("d{i:02}/s{j}"));
+            std::fs::create_dir_all(&sub).expect("mkdir");
+            for f in 0..40 {
+                std::fs::write(sub.join(format!("f{f:02}.txt")), format!("{i} {j} {f}"))
+                    .expect("write");
+            }
+            std::fs::write(sub.join("keep.md"), "k").expect("write");
+        }
+    }
+    std::fs::create_dir_all(p.join("logs/x/y")).expect("mkdir");
+    std::fs::write(p.join("logs/x/y/keep.txt"), "kept").expect("write");
+    std::fs::write(p.join("logs/x/drop.txt"), "dropped").expect("write");
+    std::os::unix::fs::symlink("../d00", p.join("d01/link")).expect("symlink");
+    std::fs::write(
+        p.join(".dockerignore"),
+        "d1*\n!d1*/s1/keep.md\nlogs\n!logs/x/y/keep.txt\n*/s2/f1*\n",
+    )
+    .expect("write");
+    let ctx = Context::open_default(p, None).expect("open");
+    let listed: Vec<String> = ctx.list().expect("list").into_iter().map(|e| e.0).collect();
+    assert!(listed.contains(&"logs/x/y/keep.txt".to_string()));
+    assert!(listed.contains(&"d10/s1/keep.md".to_string()));
+    assert!(!listed.iter().any(|l| l.starts_with("d10/s0")));
+    let mut digests = Vec::new();
+    for threads in [1, 2, 7] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        let (digest, entries) = pool.install(|| {
+            let sel = s(&["/"]);
+            (
+                ctx.content_digest(&sel, &[]).expect("digest"),
+                ctx.content_entries_with(&sel, &[], true).expect("entries"),
+            )
+        });
+        let covered: Vec<String> = entries
+            .into_iter()
+            .map(|e| e.path)
+            .filter(|p| !p.is_empty())
+            .collect();
+        assert_eq!(covered, listed, "on {threads} threads");
+        digests.push(digest);
+    }
+    assert!(digests.iter().all(|d| *d == digests[0]), "{digests:?}");
+}

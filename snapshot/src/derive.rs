@@ -6,7 +6,9 @@
 //! (replaced atomically; concurrent writers write the same bytes, since compression output
 //! does not depend on the machine or the thread count), so a second export or push finds it.
 //! The memo also records the uncompressed size of the diff, for `images` and `history`.
-//! A memo entry whose blob was collected is ignored and made again.
+//! A memo entry is trusted only after its blob is read again and found to be what the entry
+//! says (digest and size): one whose blob was collected or damaged is made again, and
+//! [`ContentStore::sweep_memos`] drops the entries of collected blobs.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -24,13 +26,13 @@ use crate::random::random_hex128;
 
 /// What is remembered about one diff ID.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct DiffRecord {
+pub(crate) struct DiffRecord {
     /// Bytes of the uncompressed tar, once known.
     #[serde(default)]
-    size: Option<u64>,
+    pub(crate) size: Option<u64>,
     /// Blobs of this diff, keyed by `compression-level` (`none` for the plain tar).
     #[serde(default)]
-    blobs: BTreeMap<String, LayerInfo>,
+    pub(crate) blobs: BTreeMap<String, LayerInfo>,
 }
 
 /// How a layer should leave the machine.
@@ -90,7 +92,7 @@ impl Target {
 }
 
 impl ContentStore {
-    fn derived_dir(&self) -> PathBuf {
+    pub(crate) fn derived_dir(&self) -> PathBuf {
         self.root_dir().join("derived")
     }
 
@@ -100,7 +102,7 @@ impl ContentStore {
             .join(format!("{}.json", parse_digest(diff_id)?)))
     }
 
-    fn read_record(&self, diff_id: &str) -> Result<DiffRecord> {
+    pub(crate) fn read_record(&self, diff_id: &str) -> Result<DiffRecord> {
         let p = self.record_path(diff_id)?;
         match fs::read(&p) {
             // A damaged memo is only a lost memo: the blob is derived again.
@@ -114,13 +116,34 @@ impl ContentStore {
         }
     }
 
-    fn update_record(&self, diff_id: &str, f: impl FnOnce(&mut DiffRecord)) -> Result<()> {
-        let p = self.record_path(diff_id)?;
+    /// Held while a memo is read, changed and written back (by any process), so that two
+    /// writers, or a writer and [`ContentStore::sweep_memos`], do not lose each other's entries.
+    pub(crate) fn lock_memos(&self) -> Result<fs::File> {
         let dir = self.derived_dir();
         fs::create_dir_all(&dir).ctx("create directory", &dir)?;
+        let p = dir.join(".lock");
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .ctx("open", &p)?;
+        f.lock().ctx("lock", &p)?;
+        Ok(f)
+    }
+
+    fn update_record(&self, diff_id: &str, f: impl FnOnce(&mut DiffRecord)) -> Result<()> {
+        let _lock = self.lock_memos()?;
         let mut rec = self.read_record(diff_id)?;
         f(&mut rec);
-        let bytes = serde_json::to_vec(&rec).map_err(|source| Error::Metadata {
+        self.write_record(diff_id, &rec)
+    }
+
+    /// Replace the memo of `diff_id` by `rec` (atomically); the caller holds the memo lock.
+    pub(crate) fn write_record(&self, diff_id: &str, rec: &DiffRecord) -> Result<()> {
+        let p = self.record_path(diff_id)?;
+        let dir = self.derived_dir();
+        let bytes = serde_json::to_vec(rec).map_err(|source| Error::Metadata {
             path: p.clone(),
             source,
         })?;
@@ -160,15 +183,46 @@ impl ContentStore {
         self.read_record(diff_id).ok()?.size
     }
 
-    /// Every blob remembered for the diff `diff_id` (those still stored).
+    /// Every blob remembered for the diff `diff_id` (those still stored, at the size
+    /// remembered).
     pub fn derived_blobs(&self, diff_id: &str) -> Vec<LayerInfo> {
         let Ok(rec) = self.read_record(diff_id) else {
             return Vec::new();
         };
         rec.blobs
             .into_values()
-            .filter(|l| self.has(&l.digest))
+            .filter(|l| self.blob_is(l.digest.as_ref(), l.size))
             .collect()
+    }
+
+    /// Whether the blob `digest` is stored with `size` bytes (its content is not read).
+    pub(crate) fn blob_is(&self, digest: &str, size: u64) -> bool {
+        self.has(digest)
+            && fs::symlink_metadata(self.path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
+    }
+
+    /// Whether the remembered blob `l` may stand for its diff: stored (and held by this
+    /// store's lease), its content read again matches its digest, and it is the size
+    /// remembered. A stored blob whose content does not match its digest is removed: it is
+    /// not what its name says, and it would stop the right blob from being stored again.
+    fn trust_memo(&self, l: &LayerInfo) -> Result<bool> {
+        let digest = l.digest.as_ref();
+        if !self.hold(digest)? {
+            return Ok(false);
+        }
+        let Some(actual) = self.verify(digest)? else {
+            // Intact; a memo naming another size is wrong about it.
+            return Ok(self.blob_is(digest, l.size));
+        };
+        log::warn!(
+            "blob {digest} in the content store holds {actual}: removing it and making the layer again"
+        );
+        let p = self.path(digest);
+        match fs::remove_file(&p) {
+            Ok(()) => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e).ctx("remove", &p),
+        }
     }
 
     /// The blob of `source`'s diff in the `target` form: `source` itself when it already is,
@@ -191,7 +245,7 @@ impl ContentStore {
         }
         for k in &keys {
             if let Some(l) = rec.blobs.get(k) {
-                if self.hold(l.digest.as_ref())? {
+                if self.trust_memo(l)? {
                     return Ok(l.clone());
                 }
             }

@@ -187,3 +187,104 @@ fn a_source_that_is_not_its_diff_is_refused_and_leaves_nothing() {
     };
     assert!(store.derive_layer(&src, bad_level, true).is_err());
 }
+
+#[test]
+fn a_damaged_derived_blob_is_made_again_not_handed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ContentStore::open(dir.path()).unwrap();
+    let tar = tar_bytes();
+    let src = plain(&store, &tar);
+    let gz = Target::new(Compression::Gzip);
+    let good = store.derive_layer(&src, gz, false).unwrap();
+    let path = store.path(good.digest.as_ref());
+    let bytes = std::fs::read(&path).unwrap();
+    // Same size, other bytes; then a truncated blob.
+    let mut bad = bytes.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    for damaged in [bad, bytes[..bytes.len() - 10].to_vec()] {
+        std::fs::write(&path, &damaged).unwrap();
+        let again = store.derive_layer(&src, gz, false).unwrap();
+        assert_eq!(again, good);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "the blob is whole again"
+        );
+        assert_eq!(store.verify(good.digest.as_ref()).unwrap(), None);
+        assert_eq!(unpacked(&store, &again), tar);
+    }
+    // A memo naming a blob that is gone is not believed either.
+    std::fs::remove_file(&path).unwrap();
+    assert!(store
+        .derived_blobs(src.diff_id.as_ref())
+        .iter()
+        .all(|l| l.digest != good.digest));
+    assert_eq!(store.derive_layer(&src, gz, false).unwrap(), good);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}
+
+#[test]
+fn the_memo_sweep_drops_entries_of_collected_blobs_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ContentStore::open(dir.path()).unwrap();
+    let memos = dir.path().join("derived");
+    let memo_names = || {
+        let mut v: Vec<String> = std::fs::read_dir(&memos)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json"))
+            .collect();
+        v.sort();
+        v
+    };
+    let tar = tar_bytes();
+    let other = TarBuilder::new().file("x", b"another layer").finish();
+    let (a, b) = (plain(&store, &tar), plain(&store, &other));
+    let gz = Target::new(Compression::Gzip);
+    let a_gz = store.derive_layer(&a, gz, false).unwrap();
+    let b_gz = store.derive_layer(&b, gz, false).unwrap();
+    let zst = store
+        .derive_layer(&a, Target::new(Compression::Zstd), false)
+        .unwrap();
+    store.remember_layer(&a, Some(a.size)).unwrap();
+    assert_eq!(memo_names().len(), 2);
+    // Nothing collected: the sweep changes nothing.
+    assert_eq!(
+        store.sweep_memos().unwrap(),
+        kiln_snapshot::MemoSweep::default()
+    );
+
+    // b's blobs are all collected: its memo goes. a keeps the entries of the blobs left.
+    for l in [&b, &b_gz, &a_gz] {
+        store.delete(l.digest.as_ref()).unwrap();
+    }
+    let swept = store.sweep_memos().unwrap();
+    assert_eq!((swept.removed, swept.trimmed), (1, 1), "{swept:?}");
+    assert!(swept.bytes > 0);
+    assert_eq!(
+        memo_names(),
+        vec![format!("{}.json", &a.diff_id.as_ref()[7..])]
+    );
+    let mut left: Vec<_> = store.derived_blobs(a.diff_id.as_ref());
+    left.sort_by(|x, y| x.digest.as_ref().cmp(y.digest.as_ref()));
+    let mut want = vec![a.clone(), zst.clone()];
+    want.sort_by(|x, y| x.digest.as_ref().cmp(y.digest.as_ref()));
+    assert_eq!(left, want);
+    assert_eq!(store.diff_size(a.diff_id.as_ref()), Some(a.size));
+    // A damaged memo file is only a lost memo.
+    std::fs::write(
+        memos.join(format!("{}.json", &b.diff_id.as_ref()[7..])),
+        b"{not json",
+    )
+    .unwrap();
+    assert_eq!(store.sweep_memos().unwrap().removed, 1);
+    assert_eq!(memo_names().len(), 1);
+    // What is left still derives without compressing again.
+    assert_eq!(
+        store
+            .derive_layer(&a, Target::new(Compression::Zstd), false)
+            .unwrap(),
+        zst
+    );
+}

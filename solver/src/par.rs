@@ -1,4 +1,10 @@
 //! A small parallel map on scoped std threads.
+//!
+//! Not rayon: the items are the worker's source keys, image resolutions (registry pulls) and
+//! context digests, which block on the network and on locks, and a rayon worker waiting inside
+//! a nested parallel loop (the context digest is one) runs other queued items on its own
+//! stack, so one pull could stall a digest that is nearly done. Plain threads keep each item
+//! on its own thread; the context digest uses rayon's global pool inside.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;

@@ -2,17 +2,18 @@
 //! type, mode, owner, symlink target and file content, in a canonical order.
 
 use super::dockerignore::DockerIgnore;
+use super::parwalk::{collect_dir, Visit};
 use super::pattern::has_wildcard;
 use super::resolve::resolve_matches;
 use super::statcache::StatKey;
-use super::walk::{walk_dir, WalkControl, WalkFilter};
+use super::walk::{WalkControl, WalkEntry, WalkFilter};
 use super::{Context, ContextError};
 use inroot::{Dir, Kind, Meta};
+use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 use std::ffi::OsStr;
 use std::io::Read;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 /// One record of the digest; `file` is set for regular files whose content must be hashed:
 /// the file's real path in the context and its `lstat` key.
@@ -178,32 +179,25 @@ fn collect_selector(
             exclude: ignore,
             include: None,
         };
-        let mut err = None;
-        walk_dir(&dir, &content_rel, filter, &mut |e| {
+        let visit = |e: &WalkEntry<'_>| -> std::io::Result<Visit<Result<Record, ContextError>>> {
             let sub = e.rel.get(prefix_len..).unwrap_or("");
             if excl.matches(sub) {
                 let skip = e.meta.is_dir() && excl.can_skip_dir(sub);
-                return Ok(if skip {
+                let control = if skip {
                     WalkControl::SkipDir
                 } else {
                     WalkControl::Continue
-                });
+                };
+                return Ok((control, None));
             }
-            if let Err(x) = push_entry(
-                out,
-                format!("{sel}\0{m}\0{sub}"),
-                e.dir,
-                e.name,
-                &e.rel,
-                &e.meta,
-            ) {
-                err = Some(x);
-            }
-            Ok(WalkControl::Continue)
-        })
-        .map_err(|e| ContextError::io(ctx.dir.shown_host_path(&content_rel), e))?;
-        if let Some(e) = err {
-            return Err(e);
+            let key = format!("{sel}\0{m}\0{sub}");
+            let record = entry_record(key, e.dir, e.name, &e.rel, &e.meta);
+            Ok((WalkControl::Continue, Some(record)))
+        };
+        let found = collect_dir(&dir, &content_rel, filter, &visit)
+            .map_err(|e| ContextError::io(ctx.dir.shown_host_path(&content_rel), e))?;
+        for r in found {
+            out.push(r?);
         }
     }
     Ok(())
@@ -217,6 +211,18 @@ fn push_entry(
     rel: &str,
     meta: &Meta,
 ) -> Result<(), ContextError> {
+    out.push(entry_record(key, dir, name, rel, meta)?);
+    Ok(())
+}
+
+/// The record of the entry `name` in `dir` (at `rel` in the context).
+fn entry_record(
+    key: String,
+    dir: &Dir,
+    name: &OsStr,
+    rel: &str,
+    meta: &Meta,
+) -> Result<Record, ContextError> {
     let kind = match meta.kind {
         Kind::Dir => "dir".to_string(),
         Kind::Symlink => {
@@ -234,78 +240,50 @@ fn push_entry(
     let file = meta
         .is_file()
         .then(|| (rel.to_string(), StatKey::of_meta(meta)));
-    out.push(Record {
+    Ok(Record {
         key,
         meta: meta_s,
         file,
-    });
-    Ok(())
+    })
 }
 
-/// Hashes every record's file (cache first), on two threads.
+/// Hashes every record's file (cache first), on every core.
 fn hash_files(ctx: &Context, records: &[Record]) -> Result<Vec<Option<String>>, ContextError> {
-    let results: Vec<Mutex<Option<String>>> = records.iter().map(|_| Mutex::new(None)).collect();
-    let mut todo = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        let Some((rel, key)) = &r.file else {
-            continue;
-        };
-        let cached = ctx
-            .stat_cache
-            .as_ref()
-            .and_then(|c| c.lock().ok().and_then(|c| c.get(rel, key)));
-        match cached {
-            Some(d) => {
-                ctx.note_hashed(rel, *key, &d);
-                *lock(&results[i]) = Some(d);
-            }
-            None => todo.push(i),
-        }
-    }
-    let next = AtomicUsize::new(0);
-    let failure: Mutex<Option<ContextError>> = Mutex::new(None);
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 2);
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&i) = todo.get(n) else { break };
-                let Some((rel, _)) = &records[i].file else {
-                    continue;
-                };
-                match sha256_in(ctx, rel) {
-                    Ok((d, key)) => {
-                        ctx.hashed.fetch_add(1, Ordering::Relaxed);
-                        ctx.note_hashed(rel, key, &d);
-                        if let Some(c) = &ctx.stat_cache {
-                            if let Ok(mut c) = c.lock() {
-                                c.put(rel, key, d.clone());
-                            }
-                        }
-                        *lock(&results[i]) = Some(d);
-                    }
-                    Err(e) => {
-                        *lock(&failure) = Some(e);
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
-    Ok(results
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
-        .collect())
+    records
+        .par_iter()
+        .with_min_len(4)
+        .map(|r| hash_record(ctx, r))
+        .collect()
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+/// The content hash of one record's file: from the stat cache when the file is unchanged,
+/// else read now (and remembered).
+fn hash_record(ctx: &Context, r: &Record) -> Result<Option<String>, ContextError> {
+    let Some((rel, key)) = &r.file else {
+        return Ok(None);
+    };
+    let cached = ctx
+        .stat_cache
+        .as_ref()
+        .and_then(|c| c.lock().ok().and_then(|c| c.get(rel, key)));
+    if let Some(d) = cached {
+        ctx.note_hashed(rel, *key, &d);
+        return Ok(Some(d));
+    }
+    let (d, key) = sha256_in(ctx, rel)?;
+    ctx.hashed.fetch_add(1, Ordering::Relaxed);
+    ctx.note_hashed(rel, key, &d);
+    if let Some(c) = &ctx.stat_cache {
+        if let Ok(mut c) = c.lock() {
+            c.put(rel, key, d.clone());
+        }
+    }
+    Ok(Some(d))
+}
+
+thread_local! {
+    /// Each hashing thread's read buffer.
+    static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The sha256 of the context file at `rel` (a real path: no symlink in it), opened without
@@ -318,15 +296,17 @@ fn sha256_in(ctx: &Context, rel: &str) -> Result<(String, StatKey), ContextError
         .map(|m| StatKey::of(&m))
         .map_err(|e| ContextError::io(ctx.dir.shown_host_path(rel), e))?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| ContextError::io(ctx.dir.shown_host_path(rel), e))?;
-        if n == 0 {
-            break;
+    BUF.with_borrow_mut(|buf| {
+        buf.resize(256 * 1024, 0);
+        loop {
+            let n = match f.read(buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ContextError::io(ctx.dir.shown_host_path(rel), e)),
+            };
+            h.update(&buf[..n]);
         }
-        h.update(&buf[..n]);
-    }
+    })?;
     Ok((hex::encode(h.finalize()), key))
 }

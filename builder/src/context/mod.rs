@@ -2,6 +2,7 @@
 
 pub mod digest;
 pub mod dockerignore;
+pub mod parwalk;
 pub mod pattern;
 pub mod resolve;
 pub mod statcache;

@@ -46,7 +46,7 @@ pub enum WalkControl {
 
 impl WalkFilter<'_> {
     /// (keep this entry, may something below it be kept).
-    fn judge(&self, rel: &str, is_dir: bool) -> (bool, bool) {
+    pub(super) fn judge(&self, rel: &str, is_dir: bool) -> (bool, bool) {
         let mut keep = true;
         let mut below = is_dir;
         if let Some(ex) = self.exclude {
