@@ -33,6 +33,33 @@ pub(crate) struct DiffRecord {
     /// Blobs of this diff, keyed by `compression-level` (`none` for the plain tar).
     #[serde(default)]
     pub(crate) blobs: BTreeMap<String, LayerInfo>,
+    /// For each blob (by digest) read again and found intact: its file as it was then. A blob
+    /// whose file is still that one (same inode, size, mtime and ctime: any write changes the
+    /// ctime, which no user can set) is trusted without reading it again.
+    #[serde(default)]
+    pub(crate) verified: BTreeMap<String, FileStamp>,
+}
+
+/// What identifies one state of a file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FileStamp {
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileStamp {
+    fn of(path: &std::path::Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::symlink_metadata(path).ok().filter(|m| m.is_file())?;
+        Some(FileStamp {
+            ino: m.ino(),
+            size: m.len(),
+            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+            ctime_ns: m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
+        })
+    }
 }
 
 /// How a layer should leave the machine.
@@ -204,14 +231,27 @@ impl ContentStore {
     /// Whether the remembered blob `l` may stand for its diff: stored (and held by this
     /// store's lease), its content read again matches its digest, and it is the size
     /// remembered. A stored blob whose content does not match its digest is removed: it is
-    /// not what its name says, and it would stop the right blob from being stored again.
-    fn trust_memo(&self, l: &LayerInfo) -> Result<bool> {
+    /// not what its name says, and it would stop the right blob from being stored again. A
+    /// blob read and found intact before is not read again while its file is unchanged.
+    fn trust_memo(&self, l: &LayerInfo, stamp_seen: &BTreeMap<String, FileStamp>) -> Result<bool> {
         let digest = l.digest.as_ref();
         if !self.hold(digest)? {
             return Ok(false);
         }
+        let stamp = FileStamp::of(&self.path(digest));
+        if stamp.is_some() && stamp.as_ref() == stamp_seen.get(digest) {
+            return Ok(self.blob_is(digest, l.size));
+        }
         let Some(actual) = self.verify(digest)? else {
             // Intact; a memo naming another size is wrong about it.
+            if let Some(stamp) = stamp {
+                let diff_id = l.diff_id.to_string();
+                let key = digest.to_string();
+                // Losing this only costs reading the blob again next time.
+                let _ = self.update_record(&diff_id, move |r| {
+                    r.verified.insert(key, stamp);
+                });
+            }
             return Ok(self.blob_is(digest, l.size));
         };
         log::warn!(
@@ -245,7 +285,7 @@ impl ContentStore {
         }
         for k in &keys {
             if let Some(l) = rec.blobs.get(k) {
-                if self.trust_memo(l)? {
+                if self.trust_memo(l, &rec.verified)? {
                     return Ok(l.clone());
                 }
             }

@@ -52,12 +52,15 @@ impl ContentStore {
                 // Not a memo name this store writes.
                 continue;
             };
-            let before = rec.blobs.len();
+            let before = (rec.blobs.len(), rec.verified.len());
             rec.blobs
                 .retain(|_, l| self.blob_is(l.digest.as_ref(), l.size));
+            let kept = &rec.blobs;
+            rec.verified
+                .retain(|d, _| kept.values().any(|l| l.digest.as_ref() == d.as_str()));
             if rec.blobs.is_empty() {
                 remove(&path, size, &mut out)?;
-            } else if rec.blobs.len() != before {
+            } else if (rec.blobs.len(), rec.verified.len()) != before {
                 self.write_record(&diff_id, &rec)?;
                 out.trimmed += 1;
             }
