@@ -119,7 +119,9 @@ impl<'a> StoreResolver<'a> {
     }
 
     fn remote(&self, reference: &Reference, platform: &Platform) -> Result<ResolvedImage, String> {
-        let fail = |e: PullError| format!("failed to resolve source metadata for {reference}: {e}");
+        // The frontend says which image failed to resolve (BuildKit's "failed to resolve source
+        // metadata for …"); this says why.
+        let fail = |e: PullError| e.to_string();
         let client = crate::registry::client().map_err(|e| fail(e.into()))?;
         let image = pull::fetch_metadata(self.kiln, &client, reference, platform).map_err(fail)?;
         let resolved = ResolvedImage {

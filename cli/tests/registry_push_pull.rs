@@ -165,6 +165,12 @@ fn a_build_pulls_the_base_image_the_store_lacks() {
             && log.contains(&format!("cannot reach registry {host}")),
         "{log}"
     );
+    // Said once: which image, then why.
+    assert_eq!(
+        log.matches("failed to resolve source metadata").count(),
+        1,
+        "{log}"
+    );
 }
 
 #[test]

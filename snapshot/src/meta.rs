@@ -48,7 +48,7 @@ pub(crate) fn read_meta(dir: &Path) -> Result<SnapshotMeta> {
 /// cache miss).
 ///
 /// The directory is not synced: the rename reaches the disk with the filesystem journal's
-/// next commit, in order with everything written after it (ext4, xfs), so a crash loses at
+/// next commit, in order with everything written after it (journaled ext4, xfs), so a crash loses at
 /// most the latest renames, never one before a later write that depends on it. The names a
 /// user sees (tags, `store/tags.rs`) sync their directory, and with it every rename before.
 pub(crate) fn write_meta(dir: &Path, meta: &SnapshotMeta, durable: bool) -> Result<()> {

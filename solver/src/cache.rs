@@ -183,7 +183,7 @@ impl Cache {
     /// Write `bytes` to `path` (inside the cache directory) whole: a temporary file, synced
     /// when `durable` (a record is only renamed into place once its bytes are on disk),
     /// renamed into place. The directory is not synced: the rename reaches the disk with the
-    /// journal's next commit, in order with later writes (ext4, xfs), so a crash loses at most
+    /// journal's next commit, in order with later writes (journaled ext4, xfs), so a crash loses at most
     /// the latest records — a cache miss, never a torn record. Not `durable`: what only
     /// explains (a torn file there does not decode and is ignored).
     pub(crate) fn write_atomic(
