@@ -5,27 +5,10 @@
 
 mod common;
 
-use common::{context, test_tmp, Kiln};
+use common::{context, tar_files, test_tmp, Kiln};
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 use std::process::Command;
-
-/// Every regular file of a tar: name → bytes.
-fn tar_files(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
-    let mut a = tar::Archive::new(bytes);
-    let mut out = BTreeMap::new();
-    for e in a.entries().unwrap() {
-        let mut e = e.unwrap();
-        if e.header().entry_type().is_file() {
-            let name = e.path().unwrap().to_string_lossy().into_owned();
-            let mut v = Vec::new();
-            e.read_to_end(&mut v).unwrap();
-            out.insert(name, v);
-        }
-    }
-    out
-}
 
 fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes).unwrap()

@@ -8,32 +8,15 @@
 mod common;
 mod multiplatform_support;
 
-use common::{context, test_tmp, Kiln};
+use common::{context, tar_files, test_tmp, Kiln};
 use multiplatform_support::two_platform_busybox;
 use std::collections::BTreeMap;
-use std::io::Read;
 
 const APP: &str = "\
 FROM busybox
 COPY msg /msg
 RUN uname -m > /arch
 ";
-
-/// Every regular file of a tar: name → bytes.
-fn tar_files(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
-    let mut a = tar::Archive::new(bytes);
-    let mut out = BTreeMap::new();
-    for e in a.entries().unwrap() {
-        let mut e = e.unwrap();
-        if e.header().entry_type().is_file() {
-            let name = e.path().unwrap().to_string_lossy().into_owned();
-            let mut v = Vec::new();
-            e.read_to_end(&mut v).unwrap();
-            out.insert(name, v);
-        }
-    }
-    out
-}
 
 fn blob(files: &BTreeMap<String, Vec<u8>>, digest: &str) -> serde_json::Value {
     let b = &files[&format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"))];

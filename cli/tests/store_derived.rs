@@ -5,28 +5,10 @@
 
 mod common;
 
-use common::{context, test_tmp, Kiln};
+use common::{context, tar_files, test_tmp, Kiln};
 use sha2::{Digest as _, Sha256};
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-
-/// Every regular file of a tar: name → bytes.
-fn tar_files(path: &Path) -> BTreeMap<String, Vec<u8>> {
-    let bytes = std::fs::read(path).unwrap();
-    let mut a = tar::Archive::new(bytes.as_slice());
-    let mut out = BTreeMap::new();
-    for e in a.entries().unwrap() {
-        let mut e = e.unwrap();
-        if e.header().entry_type().is_file() {
-            let name = e.path().unwrap().to_string_lossy().into_owned();
-            let mut v = Vec::new();
-            e.read_to_end(&mut v).unwrap();
-            out.insert(name, v);
-        }
-    }
-    out
-}
 
 fn sha256(b: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(b)))
@@ -36,7 +18,7 @@ fn sha256(b: &[u8]) -> String {
 /// name says, and every layer unpacks to the diff ID the config names. Returns the layer
 /// digests.
 fn assert_whole_layout(path: &Path) -> Vec<String> {
-    let files = tar_files(path);
+    let files = tar_files(&std::fs::read(path).unwrap());
     for (name, bytes) in &files {
         if let Some(hex) = name.strip_prefix("blobs/sha256/") {
             assert_eq!(sha256(bytes), format!("sha256:{hex}"), "blob {name}");

@@ -236,3 +236,20 @@ pub fn docker_busybox(prefix: &str) -> String {
     assert!(imported.status.success(), "{imported:?}");
     base
 }
+
+/// Every regular file of a tar: name → bytes.
+pub fn tar_files(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let mut a = tar::Archive::new(bytes);
+    let mut out = std::collections::BTreeMap::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.header().entry_type().is_file() {
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut v = Vec::new();
+            e.read_to_end(&mut v).unwrap();
+            out.insert(name, v);
+        }
+    }
+    out
+}
