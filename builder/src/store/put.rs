@@ -99,12 +99,7 @@ impl ImageStore {
                     .images
                     .get_mut(manifest_digest)
                     .expect("added just above");
-                let name = rd.name();
-                entry
-                    .repo_digests
-                    .retain(|d| d.split_once('@').map(|(n, _)| n) != Some(name.as_str()));
-                entry.repo_digests.push(rd.to_string());
-                entry.repo_digests.sort();
+                tags::set_repo_digest(&mut entry.repo_digests, rd);
             }
             Ok(())
         })

@@ -11,6 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::error::{Result, StoreError};
+use super::Reference;
 
 /// File name of the tag index under the store root.
 pub const INDEX_FILE: &str = "repositories.json";
@@ -59,6 +60,15 @@ pub struct ImageEntry {
     /// chosen from an index), as docker's `RepoDigests`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repo_digests: Vec<String>,
+}
+
+/// Record `rd` (`repository@digest`) in `repo_digests`, replacing the entry of the same
+/// repository (a repository serves one digest per image), kept sorted.
+pub(crate) fn set_repo_digest(repo_digests: &mut Vec<String>, rd: &Reference) {
+    let name = rd.name();
+    repo_digests.retain(|d| d.split_once('@').map(|(n, _)| n) != Some(name.as_str()));
+    repo_digests.push(rd.to_string());
+    repo_digests.sort();
 }
 
 impl TagIndex {
