@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{context, tar_files, test_tmp, Kiln};
+use common::{context, out_dir, random_context, tar_files, test_tmp, Kiln};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -39,35 +39,10 @@ fn layer_digests(m: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// A context with 3 MB that does not compress (so compressed and plain sizes differ).
-fn random_context() -> tempfile::TempDir {
-    let ctx = context(&[(
-        "Dockerfile",
-        "FROM busybox\nCOPY rand /rand\nRUN echo made > /made\n",
-    )]);
-    let mut data = vec![0u8; 3 << 20];
-    let mut x: u64 = 0x9e3779b97f4a7c15;
-    for b in data.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    std::fs::write(ctx.path().join("rand"), data).unwrap();
-    ctx
-}
-
-fn out_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("out-")
-        .tempdir_in(test_tmp())
-        .unwrap()
-}
-
 #[test]
 fn layers_are_compressed_when_they_leave_and_only_once() {
     let k = Kiln::new();
-    let ctx = random_context();
+    let ctx = random_context(3 << 20, 0x9e3779b97f4a7c15);
     let d = ctx.path().to_str().unwrap();
     k.build_ok(ctx.path(), "app:1", &[]);
     let id = k.inspect("app:1")["Id"].as_str().unwrap().to_string();
@@ -127,7 +102,7 @@ fn layers_are_compressed_when_they_leave_and_only_once() {
 #[test]
 fn compression_keys_choose_how_layers_leave() {
     let k = Kiln::new();
-    let ctx = random_context();
+    let ctx = random_context(3 << 20, 0x9e3779b97f4a7c15);
     let d = ctx.path().to_str().unwrap();
     let out = out_dir();
     let export = |name: &str, keys: &str| {
@@ -362,7 +337,7 @@ fn a_destination_that_cannot_be_written_fails_before_the_build() {
 #[test]
 fn a_full_disk_leaves_no_partial_export_and_a_sound_store() {
     let k = Kiln::new();
-    let ctx = random_context();
+    let ctx = random_context(3 << 20, 0x9e3779b97f4a7c15);
     let d = ctx.path().to_str().unwrap();
     let out = out_dir();
     let small = out.path().join("small");

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{context, tar_files, test_tmp, Kiln};
+use common::{out_dir, random_context, tar_files, Kiln};
 use sha2::{Digest as _, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -49,31 +49,6 @@ fn assert_whole_layout(path: &Path) -> Vec<String> {
     digests
 }
 
-/// A context with 1 MB that does not compress.
-fn random_context() -> tempfile::TempDir {
-    let ctx = context(&[(
-        "Dockerfile",
-        "FROM busybox\nCOPY rand /rand\nRUN echo made > /made\n",
-    )]);
-    let mut data = vec![0u8; 1 << 20];
-    let mut x: u64 = 0x2545f4914f6cdd1d;
-    for b in data.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    std::fs::write(ctx.path().join("rand"), data).unwrap();
-    ctx
-}
-
-fn out_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("out-")
-        .tempdir_in(test_tmp())
-        .unwrap()
-}
-
 fn memo(k: &Kiln, diff_id: &str) -> PathBuf {
     k.root
         .path()
@@ -108,7 +83,7 @@ fn loads_and_runs(archive: &Path) {
 #[test]
 fn prune_takes_the_memos_of_collected_blobs_and_exports_stay_whole() {
     let k = Kiln::new();
-    let ctx = random_context();
+    let ctx = random_context(1 << 20, 0x2545f4914f6cdd1d);
     let out = out_dir();
     let spec = |p: &Path| format!("type=oci,dest={}", p.display());
     let first = out.path().join("first.tar");
@@ -154,7 +129,7 @@ fn prune_takes_the_memos_of_collected_blobs_and_exports_stay_whole() {
 #[test]
 fn a_damaged_compressed_blob_is_made_again_not_exported() {
     let k = Kiln::new();
-    let ctx = random_context();
+    let ctx = random_context(1 << 20, 0x2545f4914f6cdd1d);
     let d = ctx.path().to_str().unwrap();
     let out = out_dir();
     let first = out.path().join("first.tar");

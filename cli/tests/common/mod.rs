@@ -253,3 +253,30 @@ pub fn tar_files(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
     }
     out
 }
+
+/// A context whose `rand` file holds `size` bytes that do not compress (xorshift from `seed`),
+/// copied by its Dockerfile before one RUN (so compressed and plain layer sizes differ).
+pub fn random_context(size: usize, seed: u64) -> tempfile::TempDir {
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nCOPY rand /rand\nRUN echo made > /made\n",
+    )]);
+    let mut data = vec![0u8; size];
+    let mut x = seed;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(ctx.path().join("rand"), data).unwrap();
+    ctx
+}
+
+/// A scratch directory for a test's outputs.
+pub fn out_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("out-")
+        .tempdir_in(test_tmp())
+        .unwrap()
+}
