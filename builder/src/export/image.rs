@@ -42,12 +42,12 @@ impl Exporter for ImageExporter {
             .content()
             .size(named)
             .map_err(StoreError::content("size of the manifest"))?;
-        let mut meta = match input.index {
+        Ok(match input.index {
             Some(index) => image_metadata(
                 index,
                 store.read_index_blob(index)?.media_type(),
                 size,
-                "",
+                None,
                 input.names,
             ),
             None => {
@@ -56,14 +56,10 @@ impl Exporter for ImageExporter {
                     &image.manifest_digest,
                     store.manifest(&image.manifest_digest)?.media_type(),
                     size,
-                    &image.config_digest,
+                    Some(&image.config_digest),
                     input.names,
                 )
             }
-        };
-        if input.index.is_some() {
-            meta.remove("containerimage.config.digest");
-        }
-        Ok(meta)
+        })
     }
 }

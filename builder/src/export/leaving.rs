@@ -57,7 +57,7 @@ impl Leaving {
                 d.digest.as_str(),
                 d.media_type(),
                 d.bytes.len() as u64,
-                d.manifest.config.digest.as_str(),
+                Some(d.manifest.config.digest.as_str()),
                 input.names,
             ),
             Leaving::Index(i) => index_metadata(i, input),
@@ -75,13 +75,11 @@ fn log_image(cx: &ExportContext, d: &Distribution) {
 
 /// buildx's keys for an index: its digest and descriptor (there is no one config).
 pub(crate) fn index_metadata(i: &IndexDistribution, input: &ExportInput) -> Metadata {
-    let mut m = image_metadata(
+    image_metadata(
         i.digest.as_str(),
         i.index.media_type(),
         i.bytes.len() as u64,
-        "",
+        None,
         input.names,
-    );
-    m.remove("containerimage.config.digest");
-    m
+    )
 }

@@ -150,17 +150,20 @@ pub fn exporters_for(specs: &[OutputSpec], push: bool) -> Vec<Box<dyn Exporter>>
     out
 }
 
-/// buildx's `containerimage.*` keys for an image that left as `dist`.
+/// buildx's `containerimage.*` keys for an image (or index) that left as `dist`; an index has
+/// no one config (`config_digest` is `None`).
 pub(crate) fn image_metadata(
     dist_digest: &str,
     media_type: &str,
     size: u64,
-    config_digest: &str,
+    config_digest: Option<&str>,
     names: &[Reference],
 ) -> Metadata {
     let mut m = Metadata::new();
     m.insert("containerimage.digest".into(), dist_digest.into());
-    m.insert("containerimage.config.digest".into(), config_digest.into());
+    if let Some(c) = config_digest {
+        m.insert("containerimage.config.digest".into(), c.into());
+    }
     m.insert(
         "containerimage.descriptor".into(),
         serde_json::json!({"mediaType": media_type, "digest": dist_digest, "size": size}),

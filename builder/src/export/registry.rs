@@ -54,13 +54,17 @@ impl Exporter for RegistryExporter {
             reason: e.to_string(),
         })?;
         let lines = cx.push_lines;
+        let how = Push {
+            layers: &self.layers,
+            by_digest: self.by_digest,
+        };
+        let config = match input.index {
+            Some(_) => None,
+            None => Some(input.single("a push")?.image.config_digest.as_str()),
+        };
         let mut meta = Metadata::new();
         for name in input.names {
             lines.line(&format!("The push refers to repository [{}]", name.name()));
-            let how = Push {
-                layers: &self.layers,
-                by_digest: self.by_digest,
-            };
             let pushed = push_reference(cx.kiln, &client, name, &how, lines)?;
             match (&name.tag, self.by_digest) {
                 (Some(tag), false) => lines.line(&format!(
@@ -69,10 +73,6 @@ impl Exporter for RegistryExporter {
                 )),
                 _ => lines.line(&format!("digest: {} size: {}", pushed.digest, pushed.size)),
             }
-            let config = match input.index {
-                Some(_) => "",
-                None => input.single("a push")?.image.config_digest.as_str(),
-            };
             meta = image_metadata(
                 pushed.digest.as_str(),
                 &pushed.media_type,
@@ -80,9 +80,6 @@ impl Exporter for RegistryExporter {
                 config,
                 input.names,
             );
-            if input.index.is_some() {
-                meta.remove("containerimage.config.digest");
-            }
         }
         lines.finish();
         Ok(meta)
