@@ -32,6 +32,7 @@ impl Snapshotter {
             builder: tar::Builder::new(w),
             links: HashMap::new(),
             clamp: mtime_clamp,
+            buf: Vec::new(),
         };
         for c in &changes {
             match c {
@@ -69,6 +70,8 @@ pub(crate) struct TarWriter<'w> {
     /// First name written for each multiply-linked inode.
     pub(crate) links: HashMap<(u64, u64), Vec<u8>>,
     pub(crate) clamp: Option<i64>,
+    /// Copy buffer for file contents (allocated on first use).
+    pub(crate) buf: Vec<u8>,
 }
 
 /// Put `name` in the ustar name/prefix fields if it fits; otherwise return false.
@@ -141,7 +144,7 @@ impl TarWriter<'_> {
                 .map_err(stream_err(ctx()))?;
         }
         h.set_cksum();
-        self.builder.append(&h, data).map_err(stream_err(ctx()))
+        write_entry(self.builder.get_mut(), &mut self.buf, &h, data).map_err(stream_err(ctx()))
     }
 
     /// An empty marker entry (whiteout or opaque marker).
@@ -213,6 +216,36 @@ impl TarWriter<'_> {
             Ok(())
         }
     }
+}
+
+/// What `tar::Builder::append` writes (header, data, zero padding to 512 bytes), with the data
+/// copied in large reads: `io::copy` through the builder's `dyn Read` goes 8 KiB at a time.
+fn write_entry(
+    w: &mut dyn Write,
+    buf: &mut Vec<u8>,
+    h: &Header,
+    data: &mut dyn Read,
+) -> std::io::Result<()> {
+    w.write_all(h.as_bytes())?;
+    if h.size()? > 0 && buf.is_empty() {
+        buf.resize(256 << 10, 0);
+    }
+    let mut len: u64 = 0;
+    loop {
+        if buf.is_empty() {
+            break;
+        }
+        let n = match data.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..n])?;
+        len += n as u64;
+    }
+    let pad = (512 - len % 512) % 512;
+    w.write_all(&[0u8; 512][..pad as usize])
 }
 
 /// Reads exactly `left` bytes or fails (a file that shrank while being archived would

@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::compress::{Compression, Encoder};
 use crate::content::ContentStore;
 use crate::digest::HashingWriter;
-use crate::error::{stream_err, Result};
+use crate::error::Result;
+use crate::pipeline::pipelined;
 use crate::snapshotter::{SnapshotId, Snapshotter};
-use std::io::Write;
 
 /// A layer blob as referenced from an OCI manifest and image config.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,15 +61,14 @@ impl Snapshotter {
         let (digest, size, diff_id) = if c == Compression::None {
             // The blob is the tar: its digest is the diff ID (hashed once, by the writer).
             let mut blob = store.begin_write()?;
-            self.write_diff(id, &mut blob, mtime_clamp)?;
-            blob.flush().map_err(stream_err("flushing layer"))?;
+            // Reading and framing on this thread, hashing and writing on another.
+            pipelined(&mut blob, "layer", |w| self.write_diff(id, w, mtime_clamp))?;
             let (digest, size) = blob.commit(None)?;
             (digest.clone(), size, digest)
         } else {
             let blob = store.begin_write()?;
             let mut tee = HashingWriter::new(Encoder::new(c, blob)?);
-            self.write_diff(id, &mut tee, mtime_clamp)?;
-            tee.flush().map_err(stream_err("flushing layer"))?;
+            pipelined(&mut tee, "layer", |w| self.write_diff(id, w, mtime_clamp))?;
             let (enc, diff_id, _) = tee.finish();
             let blob = enc.finish()?;
             let (digest, size) = blob.commit(None)?;

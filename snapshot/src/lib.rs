@@ -38,6 +38,7 @@ mod meta;
 mod mount;
 mod perms;
 mod pgzip;
+mod pipeline;
 mod random;
 mod resumable;
 mod snapshotter;

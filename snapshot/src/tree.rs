@@ -29,6 +29,7 @@ fn write_dir_tar(root: &Path, w: &mut (dyn Write + Send), clamp: Option<i64>) ->
         builder: tar::Builder::new(&mut w),
         links: HashMap::new(),
         clamp,
+        buf: Vec::new(),
     };
     let walk = walkdir::WalkDir::new(root)
         .follow_links(false)
