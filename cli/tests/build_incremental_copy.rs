@@ -153,3 +153,34 @@ fn rebuild_after_changes_is_the_cold_layer_and_keeps_the_earlier_image() {
     );
     assert!(k.leftover_mounts().is_empty());
 }
+
+/// Sources whose names meet in a directory the COPY makes: the last one written wins (the copy
+/// does not look for a name it has not written yet in a directory it made, so a second source
+/// must still replace the first).
+#[test]
+fn names_two_sources_share_in_a_new_directory_are_the_last_ones() {
+    let k = Kiln::new();
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\n\
+             COPY a/ b/ /both/\n\
+             COPY a/x b/x /files/\n\
+             COPY a/dir b/dir /dirs/\n",
+        ),
+        ("a/x", "from a\n"),
+        ("b/x", "from b\n"),
+        ("a/only-a", "a\n"),
+        ("a/dir/f", "a's f\n"),
+        ("b/dir/f", "b's f\n"),
+        ("b/dir/g", "b's g\n"),
+    ]);
+    k.build_ok(ctx.path(), "meet:1", EPOCH);
+    assert_eq!(
+        k.sh(
+            "meet:1",
+            "cat /both/x /both/only-a /files/x /dirs/f /dirs/g"
+        ),
+        "from b\na\nfrom b\nb's f\nb's g\n"
+    );
+}

@@ -293,9 +293,13 @@ fn copy_leaf(
             source: std::io::Error::from(std::io::ErrorKind::IsADirectory),
         });
     }
-    dst.dir.remove_all(dst.name)?;
-    if let Some(r) = cx.reuse.as_deref_mut() {
-        r.forget(&dst.rel);
+    // A directory this copy made holds only the names of the one listing being copied into
+    // it, each once: nothing is there to replace (and a lookup through the overlay is costly).
+    if !fresh_dir {
+        dst.dir.remove_all(dst.name)?;
+        if let Some(r) = cx.reuse.as_deref_mut() {
+            r.forget(&dst.rel);
+        }
     }
     let owner = cx.owner_of(meta);
     if meta.nlink > 1 {
@@ -315,9 +319,9 @@ fn copy_leaf(
             dst.dir.symlink(dst.name, &target)?;
         }
         Kind::File => {
-            let mut from = src.dir.open_file(src.name)?;
-            let hashed = check_hashed(cx, &src.rel, &from)?;
-            if let Some((key, sha)) = hashed {
+            // A file left to an earlier result is never read: the lstat just taken is what
+            // must match what was hashed. One that is copied is checked again once open.
+            if let Some((key, sha)) = check_hashed(cx, &src.rel, StatKey::of_meta(meta))? {
                 // Only a file alone in its inode, going into a directory this copy made (it
                 // holds nothing of the layers below), may be left to an earlier result.
                 let expect = (fresh_dir && meta.nlink <= 1 && cx.reuse.is_some())
@@ -328,6 +332,12 @@ fn copy_leaf(
                     }
                 }
             }
+            let mut from = src.dir.open_file(src.name)?;
+            let opened = from
+                .metadata()
+                .map(|m| StatKey::of(&m))
+                .map_err(FileOpError::io("stat", &src.rel))?;
+            check_hashed(cx, &src.rel, opened)?;
             let mut to = dst.dir.create_file(dst.name, 0o600)?;
             std::io::copy(&mut from, &mut to).map_err(FileOpError::io("copy", &dst.rel))?;
         }
@@ -353,7 +363,7 @@ fn copy_leaf(
 fn check_hashed(
     cx: &CopyCtx<'_>,
     rel: &str,
-    opened: &std::fs::File,
+    got: StatKey,
 ) -> Result<Option<(StatKey, String)>, FileOpError> {
     let Some(hashed) = cx.hashed else {
         return Ok(None);
@@ -362,10 +372,6 @@ fn check_hashed(
     let Some((want, sha)) = want else {
         return Ok(None);
     };
-    let got = opened
-        .metadata()
-        .map(|m| StatKey::of(&m))
-        .map_err(FileOpError::io("stat", rel))?;
     if got != want {
         return Err(FileOpError::ChangedDuringBuild(format!("/{rel}")));
     }

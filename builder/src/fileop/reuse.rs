@@ -119,14 +119,10 @@ impl Reuse {
     pub(super) fn claim(&mut self, dest_rel: &str, sha256: &str, expect: Option<Expect>) -> bool {
         self.manifest
             .insert(dest_rel.to_string(), sha256.to_string());
+        // The earlier file itself is checked in `finish` (a mismatch there fails the copy,
+        // which is then made in full).
         let found = match (&self.earlier, &expect) {
-            (Some(e), Some(x)) => {
-                e.files.get(dest_rel).is_some_and(|s| s == sha256)
-                    && match e.layer.stat(dest_rel, false) {
-                        Ok(Some(m)) => m.is_file() && m.size == x.size,
-                        _ => false,
-                    }
-            }
+            (Some(e), Some(_)) => e.files.get(dest_rel).is_some_and(|s| s == sha256),
             _ => false,
         };
         if found {
@@ -193,22 +189,28 @@ impl Reuse {
                 continue;
             };
             let name = OsStr::new(name);
-            if dir.stat(name)?.is_some() {
-                // Something the copy made later took the name (a directory): it stays.
-                self.manifest.remove(rel);
-                continue;
-            }
             let Some(em) = edir.stat(name)?.filter(|m| m.is_file() && m.size == x.size) else {
                 return Err(changed(rel, "the earlier result of this step changed"));
             };
-            let linked = self.used.insert(em.id())
+            let shareable = self.used.insert(em.id())
                 && (em.perm, em.uid, em.gid, em.mtime) == (x.perm, x.uid, x.gid, x.mtime)
-                && plain_xattrs(edir, name)?.is_some_and(|ex| ex == x.xattrs)
-                && dir.hard_link(name, edir, name).is_ok();
-            if !linked {
-                fill(dir, edir, name, x, &mut reflink)?;
+                && plain_xattrs(edir, name)?.is_some_and(|ex| ex == x.xattrs);
+            let placed = match shareable {
+                true => match dir.hard_link(name, edir, name).map_err(FileOpError::from) {
+                    Ok(()) => Ok(()),
+                    Err(e) if taken(&e) => Err(e),
+                    Err(_) => fill(dir, edir, name, x, &mut reflink),
+                },
+                false => fill(dir, edir, name, x, &mut reflink),
+            };
+            match placed {
+                Ok(()) => stats.reused += 1,
+                Err(e) if taken(&e) => {
+                    // Something the copy made later took the name (a directory): it stays.
+                    self.manifest.remove(rel);
+                }
+                Err(e) => return Err(e),
             }
-            stats.reused += 1;
         }
         if let Some((_, Some(d))) = current.take() {
             d.restore_times()?;
@@ -229,6 +231,14 @@ impl InDir {
 /// A path that no longer leads to a directory (removed or replaced later in the copy).
 fn gone(e: &inroot::Error) -> bool {
     e.is_not_found() || matches!(e.raw_os_error(), Some(libc::ENOTDIR) | Some(libc::ELOOP))
+}
+
+/// The name is already there (made by the copy after the file was left unwritten).
+fn taken(e: &FileOpError) -> bool {
+    match e {
+        FileOpError::InRoot(e) => e.raw_os_error() == Some(libc::EEXIST),
+        _ => false,
+    }
 }
 
 fn changed(rel: &str, why: &str) -> FileOpError {
