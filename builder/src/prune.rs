@@ -3,7 +3,8 @@
 //!
 //! The walk reads, in this order, what live kiln processes hold (their leases), then the roots:
 //! the cache records prune keeps (its filter, and every record a running build uses), kept
-//! containers, base images' unpacked layers (unless `--all`) and the blobs images reference.
+//! containers, the unpacked layers of images in the store (pulled, loaded or built; unless
+//! `--all`) and the blobs images reference.
 //! Everything else goes: snapshots, blobs, and partial blobs, mount points and temporary files
 //! of dead processes. `prune` walks and sweeps under the collector's lock
 //! ([`kiln_snapshot::Leases::lock_gc`]), so nothing a build attaches meanwhile is removed;
@@ -117,9 +118,19 @@ fn walk(kiln: &Kiln, held: &Held, filter: &PruneFilter, include_bases: bool) -> 
         ),
     }
     if !include_bases {
-        roots
-            .snapshots
-            .extend(chain_entries(kiln).into_iter().map(|(_, s)| s));
+        // The unpacked layers of images still in the store (an image removed since leaves
+        // its index entries behind: they keep nothing).
+        let stored = crate::unpack::stored_chains(kiln)?;
+        roots.snapshots.extend(
+            chain_entries(kiln)
+                .into_iter()
+                .filter(|(file, _)| {
+                    file.file_name().is_some_and(|n| {
+                        stored.contains(&format!("sha256:{}", n.to_string_lossy()))
+                    })
+                })
+                .map(|(_, s)| s),
+        );
     }
     let index = crate::store::tags::read_index(images.root())?;
     roots.blobs = images.referenced_blobs(&index)?.into_iter().collect();
@@ -190,7 +201,7 @@ fn old(p: &Path) -> bool {
 
 /// Remove build cache records matching `filter` (never one a running build uses), then
 /// everything nothing needs any more: snapshots that are not a remaining record's chain, a kept
-/// container's or (unless `include_bases`) a base image's unpacked layers; blobs no image
+/// container's or (unless `include_bases`) the unpacked layers of an image in the store; blobs no image
 /// references, with the memos of compressed blobs that name them; and what dead processes
 /// left. Nothing a live process holds is removed.
 pub fn prune(kiln: &Kiln, filter: &PruneFilter, include_bases: bool) -> Result<PruneReport> {
@@ -217,8 +228,17 @@ pub fn prune(kiln: &Kiln, filter: &PruneFilter, include_bases: bool) -> Result<P
             let _ = std::fs::remove_file(file);
         }
     }
+    // Incremental COPY hints are build cache too: one outlives the record of its step only
+    // while that step's snapshot lives as something else (an image's unpacked layer).
+    let doomed: HashSet<&Digest> = w.doomed_records.iter().collect();
+    let kept: HashSet<&SnapshotId> = w
+        .records
+        .iter()
+        .filter(|r| !doomed.contains(&r.info.key))
+        .filter_map(|r| r.snapshot.as_ref())
+        .collect();
     crate::copy_reuse::sweep(kiln, &|id| {
-        w.plan.snapshots.contains(id) || !snaps.exists(id)
+        w.plan.snapshots.contains(id) || !snaps.exists(id) || !kept.contains(id)
     });
     // Memos of compressed blobs that were just removed (or removed with their images); their
     // few bytes are not counted, as `system df` does not count them.

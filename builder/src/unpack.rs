@@ -45,6 +45,33 @@ fn record(kiln: &Kiln, chain_id: &str, id: &SnapshotId) -> Result<()> {
     Ok(())
 }
 
+/// Record the snapshots a build made as the unpacked form of the layers they were exported as
+/// (`chain[i]` holds the filesystem of `diff_ids[..=i]`), so that running or building on the
+/// image uses them instead of unpacking the same layers again. Chains already recorded keep
+/// their snapshot. Only for layers written without a timestamp clamp: a clamped layer's files
+/// have other times than the snapshot's.
+pub fn remember_built(kiln: &Kiln, diff_ids: &[String], chain: &[SnapshotId]) -> Result<()> {
+    for (cid, id) in chain_ids(diff_ids).iter().zip(chain) {
+        if lookup(kiln, cid).is_none() {
+            record(kiln, cid, id)?;
+        }
+    }
+    Ok(())
+}
+
+/// The chain IDs of every image in the store: the unpacked layers the store still needs.
+pub fn stored_chains(kiln: &Kiln) -> Result<std::collections::HashSet<String>> {
+    let index = crate::store::tags::read_index(kiln.images.root())?;
+    let mut out = std::collections::HashSet::new();
+    for m in index.images.keys() {
+        // An unreadable image keeps nothing (it cannot be run or built on either).
+        if let Ok((_, config)) = kiln.images.image(m) {
+            out.extend(chain_ids(&config.rootfs.diff_ids));
+        }
+    }
+    Ok(out)
+}
+
 /// The snapshot holding the whole filesystem of the image `manifest_digest` (`None` for an
 /// image without layers), unpacking the layers that are not unpacked yet.
 pub fn image_snapshot(kiln: &Kiln, manifest_digest: &str) -> Result<Option<SnapshotId>> {

@@ -231,3 +231,81 @@ fn a_running_loads_partial_blob_survives_prune_and_a_killed_ones_is_collected() 
     again.stdin.take().unwrap().write_all(&bytes).unwrap();
     assert!(again.wait().unwrap().success());
 }
+
+/// The snapshots of a store (committed or not).
+fn snapshot_dirs(k: &Kiln) -> usize {
+    std::fs::read_dir(k.root.path().join("snapshots/snapshots"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name();
+            n.len() == 32 && n.to_string_lossy().bytes().all(|b| b.is_ascii_hexdigit())
+        })
+        .count()
+}
+
+/// A built image runs on the snapshots its build made (its layers are not unpacked a second
+/// time), keeps them through `kiln prune` while it is in the store, as a docker image keeps its
+/// layers through `docker builder prune`, and gives them up once removed. Prune still empties
+/// the build cache: a rebuild takes nothing from before, not even unchanged COPY files. A layer
+/// written with SOURCE_DATE_EPOCH has other file times than the build's snapshot: running that
+/// image shows the layer's.
+#[test]
+fn a_built_image_runs_on_its_own_layers_which_prune_keeps_until_it_is_removed() {
+    let k = Kiln::new();
+    let df = "FROM busybox\nCOPY d/ /d/\nRUN echo ran >> /d/f\n";
+    let ctx = context(&[("Dockerfile", df), ("d/f", "one\n"), ("d/g", "g\n")]);
+    let c = ctx.path();
+    k.build_ok(c, "own:1", &[]);
+    // busybox, the COPY and the RUN.
+    assert_eq!(snapshot_dirs(&k), 3);
+    assert_eq!(k.sh("own:1", "cat /d/f"), "one\nran\n");
+    assert_eq!(
+        snapshot_dirs(&k),
+        3,
+        "running the image unpacked its layers again"
+    );
+    let first = k.inspect("own:1")["Id"].as_str().unwrap().to_string();
+    // Without a prune, a change to one file reuses the other.
+    std::fs::write(c.join("d/g"), "g2\n").unwrap();
+    let warm = k.build_ok(c, "own:1", &[]);
+    assert!(warm.contains("1 unchanged files reused"), "{warm}");
+
+    let out = k.ok(&["prune"]);
+    assert!(
+        out.contains(" 0 snapshots") || !out.contains("snapshots"),
+        "{out}"
+    );
+    assert_eq!(k.sh("own:1", "cat /d/f /d/g"), "one\nran\ng2\n");
+    let kept = snapshot_dirs(&k);
+    // A rebuild after prune is a cold one.
+    std::fs::write(c.join("d/g"), "g3\n").unwrap();
+    let again = k.build_ok(c, "own:2", &[]);
+    assert!(!again.contains("CACHED"), "{again}");
+    assert_eq!(
+        again.matches("cache miss: never built").count(),
+        4,
+        "{again}"
+    );
+    assert!(!again.contains("reused"), "{again}");
+    assert_eq!(snapshot_dirs(&k), kept + 2);
+    // The first own:1 is dangling now, but still an image: its layers stay until it goes.
+    k.ok(&["rmi", "own:1", "own:2"]);
+    k.ok(&["prune"]);
+    assert_eq!(
+        snapshot_dirs(&k),
+        3,
+        "busybox and the dangling image's two layers"
+    );
+    k.ok(&["rmi", &first]);
+    k.ok(&["prune"]);
+    assert_eq!(snapshot_dirs(&k), 1, "only busybox's layer is left");
+
+    let out = k.build_ok(
+        c,
+        "own:epoch",
+        &["--build-arg", "SOURCE_DATE_EPOCH=1600000000"],
+    );
+    assert!(out.contains("DONE"), "{out}");
+    assert_eq!(k.sh("own:epoch", "stat -c %Y /d/g"), "1600000000\n");
+}

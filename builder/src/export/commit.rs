@@ -105,6 +105,9 @@ pub fn commit_image(
         }
     }
     config.history = history;
+    if epoch.is_none() {
+        crate::unpack::remember_built(kiln, &diff_ids, &chain)?;
+    }
     config.rootfs.diff_ids = diff_ids;
     config.created = last.or_else(|| Some(timestamp(None)));
     let manifest_digest = kiln.images.put_image(&config, layers)?;
