@@ -36,7 +36,21 @@ impl Client {
         for attempt in 1..=attempts {
             let mut wait = None;
             for (i, scheme) in host.transport.schemes.iter().enumerate() {
-                match self.ping_once(host, *scheme).await? {
+                let answer = match self.ping_once(host, *scheme).await {
+                    Ok(a) => a,
+                    // Plain HTTP answered, but not as a registry, after HTTPS failed: an HTTPS
+                    // server saying "HTTP request to an HTTPS server" (400) to the fallback.
+                    // The HTTPS failure (a refused client certificate, say) is the cause.
+                    Err(e @ Error::InvalidResponse { .. }) if i > 0 => match last.take() {
+                        Some(https) => {
+                            log::debug!("ping {} over {}: {e}", host.name, scheme.as_str());
+                            return Err(self.transport_error(host, attempt, https));
+                        }
+                        None => return Err(e),
+                    },
+                    Err(e) => return Err(e),
+                };
+                match answer {
                     Answer::Ping(p) => return Ok(p),
                     Answer::Busy(after, why) => {
                         wait = after;
