@@ -43,6 +43,52 @@ pub(crate) fn list_xattrs(path: &Path) -> io::Result<Vec<(OsString, Vec<u8>)>> {
     Ok(out)
 }
 
+/// All extended attributes of an open file, sorted by name (no path lookup: for the many
+/// regular files of a layer, which are opened anyway).
+pub(crate) fn list_xattrs_fd(f: &std::fs::File) -> io::Result<Vec<(OsString, Vec<u8>)>> {
+    use std::os::fd::AsRawFd;
+    let fd = f.as_raw_fd();
+    let mut names = vec![0u8; 1024];
+    let n = loop {
+        // SAFETY: an open descriptor; buffer pointer and length describe a valid allocation.
+        let n = unsafe { libc::flistxattr(fd, names.as_mut_ptr().cast(), names.len()) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::ERANGE) => names.resize(names.len() * 4, 0),
+            Some(libc::ENOTSUP) => return Ok(Vec::new()),
+            _ => return Err(e),
+        }
+    };
+    names.truncate(n);
+    let mut out = Vec::new();
+    for name in names.split(|b| *b == 0).filter(|s| !s.is_empty()) {
+        let c = cname(OsStr::from_bytes(name))?;
+        let mut buf = vec![0u8; 256];
+        let value = loop {
+            // SAFETY: as above, with a valid C string.
+            let r = unsafe { libc::fgetxattr(fd, c.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+            if r >= 0 {
+                buf.truncate(r as usize);
+                break Some(buf);
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::ERANGE) => buf.resize(buf.len() * 4, 0),
+                Some(libc::ENODATA) | Some(libc::ENOTSUP) => break None,
+                _ => return Err(e),
+            }
+        };
+        if let Some(v) = value {
+            out.push((OsStr::from_bytes(name).to_os_string(), v));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// One extended attribute of `path` (not following symlinks); `None` if absent.
 pub(crate) fn get_xattr(path: &Path, name: &OsStr) -> io::Result<Option<Vec<u8>>> {
     let p = cpath(path)?;
