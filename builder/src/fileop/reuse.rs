@@ -27,9 +27,12 @@
 
 use super::FileOpError;
 use inroot::{Dir, Meta, Root};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// Extended attributes, sorted by key.
 pub(super) type Xattrs = Vec<(OsString, Vec<u8>)>;
@@ -140,7 +143,7 @@ impl Reuse {
     }
 
     /// Phase 2: put every file left unwritten into `layer` (the new snapshot's own directory,
-    /// not mounted any more).
+    /// not mounted any more). Directories are filled in parallel, each by one task.
     pub fn finish(&mut self, layer: &Path) -> Result<ReuseStats, FileOpError> {
         let mut stats = ReuseStats {
             reused: 0,
@@ -150,73 +153,112 @@ impl Reuse {
             return Ok(stats);
         };
         let up = Root::open_no_symlinks(layer)?;
-        let mut reflink = true;
-        // The directory being filled, by path (`None`: gone, replaced later in the copy).
-        let mut current: Option<(String, Option<InDir>)> = None;
         let pending = std::mem::take(&mut self.pending);
         self.index.clear();
+        // Parent directory → its files, in copy order.
+        let mut by_dir: BTreeMap<&str, Vec<(&str, &str, &Expect)>> = BTreeMap::new();
         for (rel, expect) in &pending {
-            let Some(x) = expect else { continue };
-            let (parent, name) = split(rel);
-            if current.as_ref().map(|c| c.0.as_str()) != Some(parent) {
-                if let Some((_, Some(d))) = current.take() {
-                    d.restore_times()?;
-                }
-                let opened = match up.open_dir(parent) {
-                    Ok(dir) => {
-                        let times = dir
-                            .stat(OsStr::new(""))?
-                            .ok_or_else(|| FileOpError::NotFound(format!("/{parent}")))?;
-                        Some(InDir {
-                            earlier: earlier.layer.open_dir(parent)?,
-                            dir,
-                            times,
-                        })
-                    }
-                    Err(e) if gone(&e) => None,
-                    Err(e) => return Err(e.into()),
-                };
-                current = Some((parent.to_string(), opened));
-            }
-            let Some((
-                _,
-                Some(InDir {
-                    dir, earlier: edir, ..
-                }),
-            )) = current.as_ref()
-            else {
-                self.manifest.remove(rel);
-                continue;
-            };
-            let name = OsStr::new(name);
-            let Some(em) = edir.stat(name)?.filter(|m| m.is_file() && m.size == x.size) else {
-                return Err(changed(rel, "the earlier result of this step changed"));
-            };
-            let shareable = self.used.insert(em.id())
-                && (em.perm, em.uid, em.gid, em.mtime) == (x.perm, x.uid, x.gid, x.mtime)
-                && plain_xattrs(edir, name)?.is_some_and(|ex| ex == x.xattrs);
-            let placed = match shareable {
-                true => match dir.hard_link(name, edir, name).map_err(FileOpError::from) {
-                    Ok(()) => Ok(()),
-                    Err(e) if taken(&e) => Err(e),
-                    Err(_) => fill(dir, edir, name, x, &mut reflink),
-                },
-                false => fill(dir, edir, name, x, &mut reflink),
-            };
-            match placed {
-                Ok(()) => stats.reused += 1,
-                Err(e) if taken(&e) => {
-                    // Something the copy made later took the name (a directory): it stays.
-                    self.manifest.remove(rel);
-                }
-                Err(e) => return Err(e),
+            if let Some(x) = expect {
+                let (parent, name) = split(rel);
+                by_dir.entry(parent).or_default().push((rel, name, x));
             }
         }
-        if let Some((_, Some(d))) = current.take() {
-            d.restore_times()?;
+        let shared = Shared {
+            used: Mutex::new(std::mem::take(&mut self.used)),
+            reflink: AtomicBool::new(true),
+        };
+        let groups: Vec<(&str, Vec<(&str, &str, &Expect)>)> = by_dir.into_iter().collect();
+        let done: Vec<Filled> = groups
+            .par_iter()
+            .map(|(parent, files)| fill_dir(&up, &earlier.layer, parent, files, &shared))
+            .collect::<Result<_, _>>()?;
+        self.used = shared.used.into_inner().unwrap_or_else(|p| p.into_inner());
+        for d in done {
+            stats.reused += d.reused;
+            for rel in d.dropped {
+                self.manifest.remove(&rel);
+            }
         }
         Ok(stats)
     }
+}
+
+/// What the directory tasks of [`Reuse::finish`] share.
+struct Shared {
+    /// Earlier inodes already given to a name of the new layer.
+    used: Mutex<HashSet<(u64, u64)>>,
+    /// Reflinks may work here (cleared at the first failure).
+    reflink: AtomicBool,
+}
+
+/// What one directory task did.
+struct Filled {
+    reused: u64,
+    /// Destinations that turned out not to hold the claimed file (out of the manifest).
+    dropped: Vec<String>,
+}
+
+/// Put the files left unwritten in `parent` (paths `rel`, names `name`) into the new layer.
+fn fill_dir(
+    up: &Root,
+    earlier: &Root,
+    parent: &str,
+    files: &[(&str, &str, &Expect)],
+    shared: &Shared,
+) -> Result<Filled, FileOpError> {
+    let mut out = Filled {
+        reused: 0,
+        dropped: Vec::new(),
+    };
+    let d = match up.open_dir(parent) {
+        Ok(dir) => {
+            let times = dir
+                .stat(OsStr::new(""))?
+                .ok_or_else(|| FileOpError::NotFound(format!("/{parent}")))?;
+            InDir {
+                earlier: earlier.open_dir(parent)?,
+                dir,
+                times,
+            }
+        }
+        Err(e) if gone(&e) => {
+            // Removed or replaced later in the copy: none of its files is there.
+            out.dropped = files.iter().map(|(rel, _, _)| rel.to_string()).collect();
+            return Ok(out);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (dir, edir) = (&d.dir, &d.earlier);
+    for (rel, name, x) in files {
+        let name = OsStr::new(name);
+        let Some(em) = edir.stat(name)?.filter(|m| m.is_file() && m.size == x.size) else {
+            return Err(changed(rel, "the earlier result of this step changed"));
+        };
+        let fresh = shared
+            .used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(em.id());
+        let shareable = fresh
+            && (em.perm, em.uid, em.gid, em.mtime) == (x.perm, x.uid, x.gid, x.mtime)
+            && plain_xattrs(edir, name)?.is_some_and(|ex| ex == x.xattrs);
+        let placed = match shareable {
+            true => match dir.hard_link(name, edir, name).map_err(FileOpError::from) {
+                Ok(()) => Ok(()),
+                Err(e) if taken(&e) => Err(e),
+                Err(_) => fill(dir, edir, name, x, &shared.reflink),
+            },
+            false => fill(dir, edir, name, x, &shared.reflink),
+        };
+        match placed {
+            Ok(()) => out.reused += 1,
+            // Something the copy made later took the name (a directory): it stays.
+            Err(e) if taken(&e) => out.dropped.push(rel.to_string()),
+            Err(e) => return Err(e),
+        }
+    }
+    d.restore_times()?;
+    Ok(out)
 }
 
 impl InDir {
@@ -260,14 +302,14 @@ fn fill(
     edir: &Dir,
     name: &OsStr,
     x: &Expect,
-    reflink: &mut bool,
+    reflink: &AtomicBool,
 ) -> Result<(), FileOpError> {
     let mut from = edir.open_file(name)?;
     let mut to = dir.create_file(name, 0o600)?;
-    let cloned = *reflink && rustix::fs::ioctl_ficlone(&to, &from).is_ok();
+    let cloned = reflink.load(Ordering::Relaxed) && rustix::fs::ioctl_ficlone(&to, &from).is_ok();
     if !cloned {
         // No reflinks here (or not between these two): do not try again in this copy.
-        *reflink = false;
+        reflink.store(false, Ordering::Relaxed);
         std::io::copy(&mut from, &mut to).map_err(FileOpError::io("copy", name))?;
     }
     drop(to);
