@@ -156,7 +156,7 @@ impl Reuse {
         let pending = std::mem::take(&mut self.pending);
         self.index.clear();
         // Parent directory → its files, in copy order.
-        let mut by_dir: BTreeMap<&str, Vec<(&str, &str, &Expect)>> = BTreeMap::new();
+        let mut by_dir: BTreeMap<&str, Vec<Left<'_>>> = BTreeMap::new();
         for (rel, expect) in &pending {
             if let Some(x) = expect {
                 let (parent, name) = split(rel);
@@ -167,7 +167,7 @@ impl Reuse {
             used: Mutex::new(std::mem::take(&mut self.used)),
             reflink: AtomicBool::new(true),
         };
-        let groups: Vec<(&str, Vec<(&str, &str, &Expect)>)> = by_dir.into_iter().collect();
+        let groups: Vec<(&str, Vec<Left<'_>>)> = by_dir.into_iter().collect();
         let done: Vec<Filled> = groups
             .par_iter()
             .map(|(parent, files)| fill_dir(&up, &earlier.layer, parent, files, &shared))
@@ -182,6 +182,9 @@ impl Reuse {
         Ok(stats)
     }
 }
+
+/// A file left unwritten: its destination path, its name in its directory, what it must be.
+type Left<'a> = (&'a str, &'a str, &'a Expect);
 
 /// What the directory tasks of [`Reuse::finish`] share.
 struct Shared {
@@ -203,7 +206,7 @@ fn fill_dir(
     up: &Root,
     earlier: &Root,
     parent: &str,
-    files: &[(&str, &str, &Expect)],
+    files: &[Left<'_>],
     shared: &Shared,
 ) -> Result<Filled, FileOpError> {
     let mut out = Filled {
