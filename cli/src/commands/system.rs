@@ -9,7 +9,7 @@ use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct PruneArgs {
-    /// Remove all build cache, including unpacked base images
+    /// Remove all build cache, including the unpacked layers of images (unpacked again when needed)
     #[arg(short, long)]
     all: bool,
     /// Provide filter values (until=DURATION, e.g. until=24h)
