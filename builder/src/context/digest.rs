@@ -67,7 +67,7 @@ fn collect(
 
 fn save_stat_cache(ctx: &Context) {
     if let Some(cache) = &ctx.stat_cache {
-        if let Ok(mut c) = cache.lock() {
+        if let Ok(mut c) = cache.write() {
             // A cache that cannot be written only costs speed next time.
             let _ = c.save();
         }
@@ -247,38 +247,44 @@ fn entry_record(
     })
 }
 
-/// Hashes every record's file (cache first), on every core.
+/// Hashes every record's file (cache first), on every core; what was hashed is noted for the
+/// copy afterwards, in one go (no lock taken per file).
 fn hash_files(ctx: &Context, records: &[Record]) -> Result<Vec<Option<String>>, ContextError> {
-    records
+    let hashed: Vec<Option<(String, StatKey)>> = records
         .par_iter()
         .with_min_len(4)
         .map(|r| hash_record(ctx, r))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    ctx.note_all_hashed(
+        records
+            .iter()
+            .zip(&hashed)
+            .filter_map(|(r, h)| Some((r.file.as_ref()?.0.as_str(), h.as_ref()?))),
+    );
+    Ok(hashed.into_iter().map(|h| h.map(|(d, _)| d)).collect())
 }
 
 /// The content hash of one record's file: from the stat cache when the file is unchanged,
 /// else read now (and remembered).
-fn hash_record(ctx: &Context, r: &Record) -> Result<Option<String>, ContextError> {
+fn hash_record(ctx: &Context, r: &Record) -> Result<Option<(String, StatKey)>, ContextError> {
     let Some((rel, key)) = &r.file else {
         return Ok(None);
     };
     let cached = ctx
         .stat_cache
         .as_ref()
-        .and_then(|c| c.lock().ok().and_then(|c| c.get(rel, key)));
+        .and_then(|c| c.read().ok().and_then(|c| c.get(rel, key)));
     if let Some(d) = cached {
-        ctx.note_hashed(rel, *key, &d);
-        return Ok(Some(d));
+        return Ok(Some((d, *key)));
     }
     let (d, key) = sha256_in(ctx, rel)?;
     ctx.hashed.fetch_add(1, Ordering::Relaxed);
-    ctx.note_hashed(rel, key, &d);
     if let Some(c) = &ctx.stat_cache {
-        if let Ok(mut c) = c.lock() {
+        if let Ok(mut c) = c.write() {
             c.put(rel, key, d.clone());
         }
     }
-    Ok(Some(d))
+    Ok(Some((d, key)))
 }
 
 thread_local! {

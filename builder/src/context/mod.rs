@@ -15,7 +15,7 @@ use statcache::{StatCache, StatKey};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Errors of the build context.
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +90,8 @@ pub struct Context {
     /// The context directory, opened once: every read goes through it.
     dir: inroot::Root,
     ignore: Option<Arc<DockerIgnore>>,
-    stat_cache: Option<Mutex<StatCache>>,
+    /// Read by every hashing thread at once; written only for files hashed anew.
+    stat_cache: Option<RwLock<StatCache>>,
     hashed: AtomicU64,
     hashed_files: HashedFiles,
 }
@@ -142,7 +143,7 @@ impl Context {
 
     /// Uses (and updates) a persistent stat cache at `cache_file`. A corrupt file is ignored.
     pub fn with_stat_cache(mut self, cache_file: PathBuf) -> Context {
-        self.stat_cache = Some(Mutex::new(StatCache::load(cache_file)));
+        self.stat_cache = Some(RwLock::new(StatCache::load(cache_file)));
         self
     }
 
@@ -172,10 +173,16 @@ impl Context {
         }
     }
 
-    /// Remember that the file at `rel` was hashed as it was at `key`, giving `sha256`.
-    pub(crate) fn note_hashed(&self, rel: &str, key: StatKey, sha256: &str) {
+    /// Remember that each file `rel` was hashed as it was at its key, giving its sha256 (for
+    /// the copy, which checks it copies what was hashed); one lock for them all.
+    pub(crate) fn note_all_hashed<'a>(
+        &self,
+        files: impl Iterator<Item = (&'a str, &'a (String, StatKey))>,
+    ) {
         if let Ok(mut m) = self.hashed_files.lock() {
-            m.insert(rel.to_string(), (key, sha256.to_string()));
+            for (rel, (sha256, key)) in files {
+                m.insert(rel.to_string(), (*key, sha256.clone()));
+            }
         }
     }
 
