@@ -14,28 +14,35 @@ fn cname(n: &OsStr) -> io::Result<CString> {
     CString::new(n.as_bytes()).map_err(|_| io::Error::other("xattr name contains NUL"))
 }
 
-/// All extended attributes of `path` (not following symlinks), sorted by name.
-pub(crate) fn list_xattrs(path: &Path) -> io::Result<Vec<(OsString, Vec<u8>)>> {
-    let p = cpath(path)?;
-    let mut names = vec![0u8; 1024];
-    let n = loop {
-        // SAFETY: buffer pointer and length describe a valid writable allocation.
-        let n = unsafe { libc::llistxattr(p.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+/// Run an xattr list/get call with a buffer that grows until the answer fits; `Ok(None)` for
+/// the error numbers in `absent` (no such attribute, no xattrs on this filesystem).
+fn sized(mut call: impl FnMut(&mut [u8]) -> isize, absent: &[i32]) -> io::Result<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; 256];
+    loop {
+        let n = call(&mut buf);
         if n >= 0 {
-            break n as usize;
+            buf.truncate(n as usize);
+            return Ok(Some(buf));
         }
         let e = io::Error::last_os_error();
         match e.raw_os_error() {
-            Some(libc::ERANGE) => names.resize(names.len() * 4, 0),
-            Some(libc::ENOTSUP) => return Ok(Vec::new()),
+            Some(libc::ERANGE) => buf.resize(buf.len() * 4, 0),
+            Some(c) if absent.contains(&c) => return Ok(None),
             _ => return Err(e),
         }
-    };
-    names.truncate(n);
+    }
+}
+
+/// The attributes named in a `listxattr` answer, with their values from `get` (sorted).
+fn collect_xattrs(
+    names: Option<Vec<u8>>,
+    mut get: impl FnMut(&OsStr) -> io::Result<Option<Vec<u8>>>,
+) -> io::Result<Vec<(OsString, Vec<u8>)>> {
+    let names = names.unwrap_or_default();
     let mut out = Vec::new();
     for name in names.split(|b| *b == 0).filter(|s| !s.is_empty()) {
         let name = OsStr::from_bytes(name);
-        if let Some(v) = get_xattr(path, name)? {
+        if let Some(v) = get(name)? {
             out.push((name.to_os_string(), v));
         }
     }
@@ -43,72 +50,47 @@ pub(crate) fn list_xattrs(path: &Path) -> io::Result<Vec<(OsString, Vec<u8>)>> {
     Ok(out)
 }
 
+/// All extended attributes of `path` (not following symlinks), sorted by name.
+pub(crate) fn list_xattrs(path: &Path) -> io::Result<Vec<(OsString, Vec<u8>)>> {
+    let p = cpath(path)?;
+    // SAFETY (both calls): a valid C string; the buffer pointer and length describe a valid
+    // writable allocation.
+    let names = sized(
+        |b| unsafe { libc::llistxattr(p.as_ptr(), b.as_mut_ptr().cast(), b.len()) },
+        &[libc::ENOTSUP],
+    )?;
+    collect_xattrs(names, |name| get_xattr(path, name))
+}
+
 /// All extended attributes of an open file, sorted by name (no path lookup: for the many
 /// regular files of a layer, which are opened anyway).
 pub(crate) fn list_xattrs_fd(f: &std::fs::File) -> io::Result<Vec<(OsString, Vec<u8>)>> {
     use std::os::fd::AsRawFd;
     let fd = f.as_raw_fd();
-    let mut names = vec![0u8; 1024];
-    let n = loop {
-        // SAFETY: an open descriptor; buffer pointer and length describe a valid allocation.
-        let n = unsafe { libc::flistxattr(fd, names.as_mut_ptr().cast(), names.len()) };
-        if n >= 0 {
-            break n as usize;
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::ERANGE) => names.resize(names.len() * 4, 0),
-            Some(libc::ENOTSUP) => return Ok(Vec::new()),
-            _ => return Err(e),
-        }
-    };
-    names.truncate(n);
-    let mut out = Vec::new();
-    for name in names.split(|b| *b == 0).filter(|s| !s.is_empty()) {
-        let c = cname(OsStr::from_bytes(name))?;
-        let mut buf = vec![0u8; 256];
-        let value = loop {
-            // SAFETY: as above, with a valid C string.
-            let r = unsafe { libc::fgetxattr(fd, c.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-            if r >= 0 {
-                buf.truncate(r as usize);
-                break Some(buf);
-            }
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::ERANGE) => buf.resize(buf.len() * 4, 0),
-                Some(libc::ENODATA) | Some(libc::ENOTSUP) => break None,
-                _ => return Err(e),
-            }
-        };
-        if let Some(v) = value {
-            out.push((OsStr::from_bytes(name).to_os_string(), v));
-        }
-    }
-    out.sort();
-    Ok(out)
+    // SAFETY (both calls): an open descriptor, a valid C string; the buffer pointer and
+    // length describe a valid writable allocation.
+    let names = sized(
+        |b| unsafe { libc::flistxattr(fd, b.as_mut_ptr().cast(), b.len()) },
+        &[libc::ENOTSUP],
+    )?;
+    collect_xattrs(names, |name| {
+        let n = cname(name)?;
+        sized(
+            |b| unsafe { libc::fgetxattr(fd, n.as_ptr(), b.as_mut_ptr().cast(), b.len()) },
+            &[libc::ENODATA, libc::ENOTSUP],
+        )
+    })
 }
 
 /// One extended attribute of `path` (not following symlinks); `None` if absent.
 pub(crate) fn get_xattr(path: &Path, name: &OsStr) -> io::Result<Option<Vec<u8>>> {
     let p = cpath(path)?;
     let n = cname(name)?;
-    let mut buf = vec![0u8; 256];
-    loop {
-        // SAFETY: buffer pointer and length describe a valid writable allocation.
-        let r =
-            unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        if r >= 0 {
-            buf.truncate(r as usize);
-            return Ok(Some(buf));
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::ERANGE) => buf.resize(buf.len() * 4, 0),
-            Some(libc::ENODATA) | Some(libc::ENOTSUP) => return Ok(None),
-            _ => return Err(e),
-        }
-    }
+    // SAFETY: valid C strings; the buffer pointer and length describe a valid allocation.
+    sized(
+        |b| unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), b.as_mut_ptr().cast(), b.len()) },
+        &[libc::ENODATA, libc::ENOTSUP],
+    )
 }
 
 /// Set an extended attribute on `path` without following symlinks.
