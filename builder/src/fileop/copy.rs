@@ -321,23 +321,27 @@ fn copy_leaf(
         Kind::File => {
             // A file left to an earlier result is never read: the lstat just taken is what
             // must match what was hashed. One that is copied is checked again once open.
-            if let Some((key, sha)) = check_hashed(cx, &src.rel, StatKey::of_meta(meta))? {
+            let hashed = hashed_of(cx, &src.rel);
+            if let Some((key, sha)) = &hashed {
+                same_as_hashed(&src.rel, StatKey::of_meta(meta), key)?;
                 // Only a file alone in its inode, going into a directory this copy made (it
                 // holds nothing of the layers below), may be left to an earlier result.
                 let expect = (fresh_dir && meta.nlink <= 1 && cx.reuse.is_some())
                     .then(|| expected(cx, src, meta, owner, key.size));
                 if let Some(r) = cx.reuse.as_deref_mut() {
-                    if r.claim(&dst.rel, &sha, expect) {
+                    if r.claim(&dst.rel, sha, expect) {
                         return Ok(true);
                     }
                 }
             }
             let mut from = src.dir.open_file(src.name)?;
-            let opened = from
-                .metadata()
-                .map(|m| StatKey::of(&m))
-                .map_err(FileOpError::io("stat", &src.rel))?;
-            check_hashed(cx, &src.rel, opened)?;
+            if let Some((want, _)) = &hashed {
+                let opened = from
+                    .metadata()
+                    .map(|m| StatKey::of(&m))
+                    .map_err(FileOpError::io("stat", &src.rel))?;
+                same_as_hashed(&src.rel, opened, want)?;
+            }
             let mut to = dst.dir.create_file(dst.name, 0o600)?;
             std::io::copy(&mut from, &mut to).map_err(FileOpError::io("copy", &dst.rel))?;
         }
@@ -358,24 +362,18 @@ fn copy_leaf(
     Ok(true)
 }
 
-/// A context file must be the one whose content was hashed for the cache key. Returns what was
-/// hashed of it (its stat key and content sha256), if it was.
-fn check_hashed(
-    cx: &CopyCtx<'_>,
-    rel: &str,
-    got: StatKey,
-) -> Result<Option<(StatKey, String)>, FileOpError> {
-    let Some(hashed) = cx.hashed else {
-        return Ok(None);
-    };
-    let want = hashed.lock().ok().and_then(|m| m.get(rel).cloned());
-    let Some((want, sha)) = want else {
-        return Ok(None);
-    };
-    if got != want {
+/// What was hashed of the context file `rel` for the cache key (its stat key and content
+/// sha256), if it was.
+fn hashed_of(cx: &CopyCtx<'_>, rel: &str) -> Option<(StatKey, String)> {
+    cx.hashed?.lock().ok()?.get(rel).cloned()
+}
+
+/// A context file must be the one whose content was hashed for the cache key.
+fn same_as_hashed(rel: &str, got: StatKey, hashed: &StatKey) -> Result<(), FileOpError> {
+    if got != *hashed {
         return Err(FileOpError::ChangedDuringBuild(format!("/{rel}")));
     }
-    Ok(Some((want, sha)))
+    Ok(())
 }
 
 /// What [`set_meta`] gives a regular file copied from `src`.
