@@ -117,10 +117,11 @@ fn walk(kiln: &Kiln, held: &Held, filter: &PruneFilter, include_bases: bool) -> 
                 .map(|r| r.id.clone()),
         ),
     }
+    let index = crate::store::tags::read_index(images.root())?;
     if !include_bases {
         // The unpacked layers of images still in the store (an image removed since leaves
         // its index entries behind: they keep nothing).
-        let stored = crate::unpack::stored_chains(kiln)?;
+        let stored = crate::unpack::stored_chains(kiln, &index);
         roots.snapshots.extend(
             chain_entries(kiln)
                 .into_iter()
@@ -132,7 +133,6 @@ fn walk(kiln: &Kiln, held: &Held, filter: &PruneFilter, include_bases: bool) -> 
                 .map(|(_, s)| s),
         );
     }
-    let index = crate::store::tags::read_index(images.root())?;
     roots.blobs = images.referenced_blobs(&index)?.into_iter().collect();
 
     let mut plan = gc::plan(&kiln.leases, &snaps, images.content(), held, &graph, &roots)?;

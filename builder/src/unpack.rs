@@ -59,9 +59,11 @@ pub fn remember_built(kiln: &Kiln, diff_ids: &[String], chain: &[SnapshotId]) ->
     Ok(())
 }
 
-/// The chain IDs of every image in the store: the unpacked layers the store still needs.
-pub fn stored_chains(kiln: &Kiln) -> Result<std::collections::HashSet<String>> {
-    let index = crate::store::tags::read_index(kiln.images.root())?;
+/// The chain IDs of every image of the store's `index`: the unpacked layers it still needs.
+pub fn stored_chains(
+    kiln: &Kiln,
+    index: &crate::store::tags::TagIndex,
+) -> std::collections::HashSet<String> {
     let mut out = std::collections::HashSet::new();
     for m in index.images.keys() {
         // An unreadable image keeps nothing (it cannot be run or built on either).
@@ -69,7 +71,7 @@ pub fn stored_chains(kiln: &Kiln) -> Result<std::collections::HashSet<String>> {
             out.extend(chain_ids(&config.rootfs.diff_ids));
         }
     }
-    Ok(out)
+    out
 }
 
 /// The snapshot holding the whole filesystem of the image `manifest_digest` (`None` for an
