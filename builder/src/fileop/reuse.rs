@@ -245,13 +245,12 @@ fn fill_dir(
         let shareable = fresh
             && (em.perm, em.uid, em.gid, em.mtime) == (x.perm, x.uid, x.gid, x.mtime)
             && plain_xattrs(edir, name)?.is_some_and(|ex| ex == x.xattrs);
-        let placed = match shareable {
-            true => match dir.hard_link(name, edir, name).map_err(FileOpError::from) {
-                Ok(()) => Ok(()),
-                Err(e) if taken(&e) => Err(e),
-                Err(_) => fill(dir, edir, name, x, &shared.reflink),
-            },
-            false => fill(dir, edir, name, x, &shared.reflink),
+        // A link that fails for another reason than a taken name falls back to a copy.
+        let linked = shareable.then(|| dir.hard_link(name, edir, name).map_err(FileOpError::from));
+        let placed = match linked {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) if taken(&e) => Err(e),
+            _ => fill(dir, edir, name, x, &shared.reflink),
         };
         match placed {
             Ok(()) => out.reused += 1,
